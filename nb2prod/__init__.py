@@ -1,0 +1,12 @@
+"""nb2prod: tagged Jupyter notebooks become versioned pipeline modules, with parity proof.
+
+The public API is small and imports nothing heavy; papermill, nbconvert, black and pandas load only
+inside the functions that need them.
+"""
+
+__version__ = "0.1.0"
+
+#: Version of the generated-code layout; stamped into every pipeline.py and manifest.json.
+FORMAT_VERSION = 1
+
+__all__ = ["FORMAT_VERSION", "__version__"]
