@@ -1,0 +1,138 @@
+"""``nb2prod build``: notebooks -> plans -> code -> published versions.
+
+Every notebook is read, analysed and generated before anything is written, so one bad notebook stops
+the build with nothing written (exit 2). ``--check`` stops after generation and compares hashes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nb2prod.analysis import analyse
+from nb2prod.codegen import format_code, generate_source
+from nb2prod.errors import EXIT_CHECK_FAILED, EXIT_OK, NotebookError
+from nb2prod.models import Plan
+from nb2prod.notebook import find_notebooks, load_notebook
+from nb2prod.versions import (
+    build_manifest,
+    code_sha256,
+    current_version,
+    package_versions,
+    publish,
+    requirements_txt,
+    staleness,
+)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A notebook ready to publish: its plan, generated (unformatted) source and code hash."""
+
+    plan: Plan
+    source: str
+    code_hash: str
+
+
+@dataclass(frozen=True)
+class BuildRow:
+    notebook: str
+    name: str
+    steps: tuple[str, ...]
+    parameters: tuple[str, ...]
+    parity: tuple[str, ...]
+    version: str | None
+    status: str  # new, updated, unchanged | current, stale: <reason>
+
+
+@dataclass
+class BuildReport:
+    """Rows for the table, warnings for the listing, and the exit code (``--check`` sets it)."""
+
+    rows: list[BuildRow] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    check: bool = False
+
+    @property
+    def stale(self) -> list[BuildRow]:
+        return [r for r in self.rows if r.status.startswith("stale") or r.status == "missing"]
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CHECK_FAILED if self.check and self.stale else EXIT_OK
+
+
+def prepare(paths: Iterable[Path], root: Path | None = None) -> list[Prepared]:
+    """Read, analyse and generate every notebook; raise on the first bad one, writing nothing."""
+    prepared = []
+    seen: dict[str, str] = {}
+    for path in find_notebooks(paths):
+        nb = load_notebook(path, root=root)
+        plan = analyse(nb)
+        if plan.name in seen:
+            raise NotebookError(
+                f"its module name {plan.name!r} is also the name of {seen[plan.name]}.",
+                path=nb.display_path,
+                hint="rename one of the two notebooks.",
+            )
+        seen[plan.name] = nb.display_path
+        source = generate_source(plan)
+        prepared.append(Prepared(plan, source, code_sha256(source, plan)))
+    if not prepared:
+        raise NotebookError(
+            "no notebooks found (.ipynb, or jupytext percent-format .py).",
+            path=", ".join(str(p) for p in paths),
+        )
+    return prepared
+
+
+def build(
+    paths: Iterable[Path],
+    out_dir: Path,
+    *,
+    check: bool = False,
+    root: Path | None = None,
+    on_progress: Callable[[str], None] | None = None,
+) -> BuildReport:
+    """Build (or with ``check``, only compare) every notebook under ``paths`` into ``out_dir``."""
+    report = BuildReport(check=check)
+    for item in prepare(paths, root):
+        plan = item.plan
+        report.warnings.extend(plan.warnings)
+        if plan.unexported_cells:
+            cells = ", ".join(map(str, plan.unexported_cells))
+            several = len(plan.unexported_cells) > 1
+            report.warnings.append(
+                f"{plan.notebook.display_path}: {'cells' if several else 'cell'} {cells} "
+                f"{'come' if several else 'comes'} before the first step and "
+                f"{'are' if several else 'is'} not exported."
+            )
+        if on_progress:
+            on_progress(plan.notebook.display_path)
+        reason = staleness(out_dir, plan, item.code_hash)
+        if check or reason is None:
+            version = current_version(out_dir / plan.name)
+            if check:
+                status = "current" if reason is None else f"stale: {reason}"
+            else:
+                status = "unchanged"
+        else:
+            packages = package_versions(plan.imported_modules)
+            manifest = build_manifest(plan, item.code_hash, packages)
+            files = {"requirements.txt": requirements_txt(packages)}
+            body = format_code(item.source, plan)
+            published = publish(out_dir, plan, body, files, manifest)
+            version, status = published.version, published.status
+        report.rows.append(
+            BuildRow(
+                notebook=plan.notebook.display_path,
+                name=plan.name,
+                steps=tuple(s.name for s in plan.steps),
+                parameters=tuple(p.name for p in plan.parameters),
+                parity=tuple(t.name for t in plan.parity_targets),
+                version=version,
+                status=status,
+            )
+        )
+    return report

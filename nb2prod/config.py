@@ -1,0 +1,104 @@
+"""Project defaults from ``[tool.nb2prod]`` in pyproject.toml, validated strictly.
+
+Like black and jupytext, an unknown key is an error that lists the known ones: a typo must not silently
+fall back to a default in CI.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nb2prod.errors import ConfigError
+
+KNOWN_KEYS: dict[str, type | tuple[type, ...]] = {
+    "notebooks": list,  # paths or globs used when a command gets no PATH
+    "out": str,  # where generated packages go (default "generated")
+    "rtol": (int, float),
+    "atol": (int, float),
+    "parameter_sets": (list, dict),  # list of mappings, or {set name: mapping}
+    "timeout": (int, float),  # seconds per notebook cell
+    "jobs": int,
+    "seed": int,
+    "dask": str,
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    root: Path  # the folder holding pyproject.toml (or the working directory)
+    notebooks: tuple[str, ...] = ("notebooks",)
+    out: str = "generated"
+    rtol: float = 1e-7
+    atol: float = 0.0
+    parameter_sets: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    timeout: float | None = None
+    jobs: int = 1
+    seed: int | None = None
+    dask: str | None = None
+
+    @property
+    def out_dir(self) -> Path:
+        return self.root / self.out
+
+
+def find_pyproject(start: Path) -> Path | None:
+    for folder in [start, *start.parents]:
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_config(start: Path | None = None) -> Config:
+    start = (start or Path.cwd()).resolve()
+    pyproject = find_pyproject(start)
+    if pyproject is None:
+        return Config(root=start)
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"cannot parse it: {err}.", path=str(pyproject)) from None
+    table = data.get("tool", {}).get("nb2prod", {})
+    unknown = sorted(set(table) - set(KNOWN_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"unknown key(s) in [tool.nb2prod]: {', '.join(unknown)}.",
+            path=str(pyproject),
+            hint=f"known keys: {', '.join(KNOWN_KEYS)}.",
+        )
+    for key, value in table.items():
+        if not isinstance(value, KNOWN_KEYS[key]) or isinstance(value, bool) and key != "seed":
+            raise ConfigError(
+                f"[tool.nb2prod] {key} = {value!r} has the wrong type.",
+                path=str(pyproject),
+                hint=f"expected {_type_names(KNOWN_KEYS[key])}.",
+            )
+    values = dict(table)
+    if "notebooks" in values:
+        values["notebooks"] = tuple(values["notebooks"])
+    if "parameter_sets" in values:
+        values["parameter_sets"] = _parameter_sets(values["parameter_sets"], pyproject)
+    return Config(root=pyproject.parent, **values)
+
+
+def _parameter_sets(raw: Any, pyproject: Path) -> list[tuple[str, dict[str, Any]]]:
+    from nb2prod.params import param_id
+
+    items = list(raw.items()) if isinstance(raw, dict) else [(None, v) for v in raw]
+    sets = []
+    for name, params in items:
+        if not isinstance(params, dict):
+            raise ConfigError(
+                f"[tool.nb2prod] parameter_sets entry {params!r} is not a table of NAME = VALUE.",
+                path=str(pyproject),
+            )
+        sets.append((name or param_id(params), params))
+    return sets
+
+
+def _type_names(types: type | tuple[type, ...]) -> str:
+    types = types if isinstance(types, tuple) else (types,)
+    return " or ".join(t.__name__ for t in types)

@@ -1,0 +1,118 @@
+"""Mask IPython syntax before analysis, so everything downstream reads real Python.
+
+Like black's ``handle_ipynb_magics``, masking keeps line numbers: a removed line becomes blank (or
+``pass`` where a block would otherwise be empty), so errors still point at the line the user sees.
+Shell escapes are recorded, not removed silently: inside an exported step they are an error.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+#: Line magics whose argument is a statement worth keeping: ``%time model.fit(X, y)`` -> the statement.
+TIMING_MAGICS = frozenset({"time", "timeit", "prun"})
+#: Cell magics whose body is still Python (the magic only measures or captures it).
+PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun"})
+#: Magics that reach outside Python; in an exported step they are errors like ``!cmd``.
+SHELL_MAGICS = frozenset({"pip", "conda", "mamba", "sx", "system", "sh", "bash", "script", "!"})
+
+_LINE_MAGIC = re.compile(r"^(?P<indent>\s*)%(?P<name>\w+)\s*(?P<rest>.*)$")
+_CELL_MAGIC = re.compile(r"^\s*%%(?P<name>\w+)")
+_SHELL = re.compile(r"^\s*!")
+_ASSIGNED_MAGIC = re.compile(r"^\s*[\w.,\s\[\]()*]+=\s*[!%]")
+_HELP = re.compile(r"^\s*(\?\??[\w.]+|[\w.]+\?\??)\s*$")
+
+
+@dataclass(frozen=True)
+class MaskedCode:
+    """A cell's code with IPython syntax masked, and what was found."""
+
+    code: str
+    shell_lines: tuple[int, ...] = ()  # 1-based lines with `!cmd`, `x = !cmd`, `%pip` ...
+    foreign_magic: str | None = None  # `%%bash`, `%%html`...: the whole cell is not Python
+    magic_lines: tuple[int, ...] = ()  # 1-based lines of removed magics (for the build listing)
+
+
+def mask_magics(source: str) -> MaskedCode:
+    """Replace magics and help syntax with blank lines; keep every line number."""
+    lines = source.splitlines()
+    shell: list[int] = []
+    magics: list[int] = []
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is not None:
+        cell_magic = _CELL_MAGIC.match(lines[first])
+        if cell_magic:
+            name = cell_magic.group("name")
+            if name not in PYTHON_CELL_MAGICS:
+                return MaskedCode("", foreign_magic=f"%%{name}")
+            lines[first] = ""
+            magics.append(first + 1)
+    in_string: str | None = None
+    for i, line in enumerate(lines):
+        was_in_string = in_string
+        in_string = _triple_quote_state(line, in_string)
+        if was_in_string:
+            continue
+        stripped = line.lstrip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        indent = line[: len(line) - len(stripped)]
+        filler = f"{indent}pass" if indent else ""
+        if _SHELL.match(line) or _ASSIGNED_MAGIC.match(line):
+            shell.append(i + 1)
+            lines[i] = filler
+        elif (magic := _LINE_MAGIC.match(line)) is not None:
+            name = magic.group("name")
+            if name in SHELL_MAGICS:
+                shell.append(i + 1)
+                lines[i] = filler
+            elif name in TIMING_MAGICS and magic.group("rest"):
+                lines[i] = indent + magic.group("rest")
+                magics.append(i + 1)
+            else:
+                lines[i] = filler
+                magics.append(i + 1)
+        elif _HELP.match(line):
+            lines[i] = filler
+            magics.append(i + 1)
+    return MaskedCode("\n".join(lines), tuple(shell), None, tuple(magics))
+
+
+def _triple_quote_state(line: str, state: str | None) -> str | None:
+    """Track whether a triple-quoted string is open after ``line`` (a cheap, line-based scan)."""
+    i = 0
+    while i < len(line):
+        if state is None:
+            if line[i] == "#":
+                return None
+            for quote in ('"""', "'''"):
+                if line.startswith(quote, i):
+                    state = quote
+                    i += 3
+                    break
+            else:
+                if line[i] in "\"'":
+                    i = _skip_short_string(line, i)
+                else:
+                    i += 1
+        else:
+            end = line.find(state, i)
+            if end < 0:
+                return state
+            state = None
+            i = end + 3
+    return state
+
+
+def _skip_short_string(line: str, start: int) -> int:
+    quote = line[start]
+    i = start + 1
+    while i < len(line):
+        if line[i] == "\\":
+            i += 2
+            continue
+        if line[i] == quote:
+            return i + 1
+        i += 1
+    return i

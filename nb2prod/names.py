@@ -1,0 +1,289 @@
+"""Names a cell reads and writes, in execution order, found with Python's ``ast``.
+
+The analysis replays these events cell by cell to infer the data flow between steps. It is deliberately
+conservative where Python is dynamic: a method call on a name (``model.fit(X, y)``) and an assignment
+to an item or attribute (``df["x"] = ...``) count as writing that name, because they may change it in
+place and a later step must then receive the changed object.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+EventKind = Literal["read", "write", "del"]
+BUILTINS = frozenset(dir(builtins))
+
+#: Methods whose bare call only shows a value (``df.head()``): dropped from exported code.
+DISPLAY_METHODS = frozenset({"head", "tail", "describe", "info", "value_counts", "nunique"})
+#: Functions whose bare call only shows a value in a notebook.
+DISPLAY_FUNCTIONS = frozenset({"display"})
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: EventKind
+    name: str
+    line: int  # 1-based, inside the cell
+
+
+def statement_events(stmt: ast.stmt) -> list[Event]:
+    """Read/write/del events of one top-level statement, in evaluation order."""
+    collector = _Collector()
+    collector.visit(stmt)
+    return collector.events
+
+
+def is_display_only(stmt: ast.stmt) -> bool:
+    """A bare expression whose only effect in a notebook is to show a value."""
+    if not isinstance(stmt, ast.Expr):
+        return False
+    value = stmt.value
+    if isinstance(value, ast.Call):
+        func = value.func
+        if isinstance(func, ast.Name) and func.id in DISPLAY_FUNCTIONS:
+            return True
+        if isinstance(func, ast.Attribute) and func.attr in DISPLAY_METHODS:
+            return _has_no_effects(func.value) and all(
+                _has_no_effects(a) for a in [*value.args, *[k.value for k in value.keywords]]
+            )
+        return False
+    return _has_no_effects(value)
+
+
+def _has_no_effects(node: ast.AST) -> bool:
+    return not any(
+        isinstance(n, ast.Call | ast.Await | ast.Yield | ast.YieldFrom | ast.NamedExpr)
+        for n in ast.walk(node)
+    )
+
+
+def printed_names(tree: ast.Module) -> list[str]:
+    """Names a Kale ``pipeline-metrics`` cell shows: ``print(accuracy)`` or a bare ``accuracy``."""
+    names: list[str] = []
+    for stmt in tree.body:
+        if not isinstance(stmt, ast.Expr):
+            continue
+        value = stmt.value
+        if isinstance(value, ast.Name):
+            names.append(value.id)
+        elif isinstance(value, ast.Call) and isinstance(value.func, ast.Name):
+            if value.func.id in ("print", "display"):
+                names.extend(a.id for a in value.args if isinstance(a, ast.Name))
+    return list(dict.fromkeys(names))
+
+
+def root_name(node: ast.AST) -> str | None:
+    """``df`` for ``df.a.b[0]``; None when the chain does not start at a plain name."""
+    while isinstance(node, ast.Attribute | ast.Subscript):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+class _Collector(ast.NodeVisitor):
+    """Emits events in the order Python evaluates them (right side before targets)."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def emit(self, kind: EventKind, name: str, node: ast.AST) -> None:
+        self.events.append(Event(kind, name, getattr(node, "lineno", 0)))
+
+    # -- targets ---------------------------------------------------------------------------------
+    def bind(self, target: ast.AST) -> None:
+        if isinstance(target, ast.Name):
+            self.emit("write", target.id, target)
+        elif isinstance(target, ast.Tuple | ast.List):
+            for elt in target.elts:
+                self.bind(elt)
+        elif isinstance(target, ast.Starred):
+            self.bind(target.value)
+        elif isinstance(target, ast.Attribute | ast.Subscript):
+            # `df["x"] = ...` reads df's parts, then changes df in place.
+            self.visit(target.value)
+            if isinstance(target, ast.Subscript):
+                self.visit(target.slice)
+            name = root_name(target)
+            if name:
+                self.emit("write", name, target)
+
+    # -- statements ------------------------------------------------------------------------------
+    def visit_Assign(self, node: ast.Assign) -> None:
+        self.visit(node.value)
+        for target in node.targets:
+            self.bind(target)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        if node.value is not None:
+            self.visit(node.value)
+            self.bind(node.target)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        self.visit(node.value)
+        if isinstance(node.target, ast.Name):
+            self.emit("read", node.target.id, node.target)
+        self.bind(node.target)
+
+    def visit_For(self, node: ast.For | ast.AsyncFor) -> None:
+        self.visit(node.iter)
+        self.bind(node.target)
+        for stmt in [*node.body, *node.orelse]:
+            self.visit(stmt)
+
+    visit_AsyncFor = visit_For
+
+    def visit_With(self, node: ast.With | ast.AsyncWith) -> None:
+        for item in node.items:
+            self.visit(item.context_expr)
+            if item.optional_vars is not None:
+                self.bind(item.optional_vars)
+        for stmt in node.body:
+            self.visit(stmt)
+
+    visit_AsyncWith = visit_With
+
+    def visit_Delete(self, node: ast.Delete) -> None:
+        for target in node.targets:
+            if isinstance(target, ast.Name):
+                self.emit("del", target.id, target)
+            else:
+                self.bind(target)
+
+    def visit_Import(self, node: ast.Import | ast.ImportFrom) -> None:
+        for alias in node.names:
+            if alias.name == "*":
+                self.emit("write", "*", node)
+            else:
+                self.emit("write", alias.asname or alias.name.split(".")[0], node)
+
+    visit_ImportFrom = visit_Import
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
+        if node.type is not None:
+            self.visit(node.type)
+        if node.name:
+            self.emit("write", node.name, node)
+        for stmt in node.body:
+            self.visit(stmt)
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        for decorator in node.decorator_list:
+            self.visit(decorator)
+        self._visit_arguments(node.args)
+        for name in free_names(node):
+            self.emit("read", name, node)
+        self.emit("write", node.name, node)
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        for expr in [*node.decorator_list, *node.bases, *[k.value for k in node.keywords]]:
+            self.visit(expr)
+        for name in free_names(node):
+            self.emit("read", name, node)
+        self.emit("write", node.name, node)
+
+    def visit_Global(self, node: ast.Global | ast.Nonlocal) -> None:
+        return None
+
+    visit_Nonlocal = visit_Global
+
+    # -- expressions -----------------------------------------------------------------------------
+    def visit_Name(self, node: ast.Name) -> None:
+        if isinstance(node.ctx, ast.Load):
+            self.emit("read", node.id, node)
+
+    def visit_NamedExpr(self, node: ast.NamedExpr) -> None:
+        self.visit(node.value)
+        self.bind(node.target)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        self.generic_visit(node)
+        if isinstance(node.func, ast.Attribute):
+            name = root_name(node.func.value)
+            if name:  # `model.fit(X, y)` may change `model` in place
+                self.emit("write", name, node)
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        self._visit_arguments(node.args)
+        for name in free_names(node):
+            self.emit("read", name, node)
+
+    def _visit_comprehension(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp) -> None:
+        # The first iterable is evaluated in the enclosing scope; the rest is the comprehension's own.
+        self.visit(node.generators[0].iter)
+        for name in free_names(node, skip_first_iter=True):
+            self.emit("read", name, node)
+        for walrus in (n for n in ast.walk(node) if isinstance(n, ast.NamedExpr)):
+            self.bind(walrus.target)  # PEP 572: binds in the enclosing scope
+
+    visit_ListComp = visit_SetComp = visit_GeneratorExp = visit_DictComp = _visit_comprehension
+
+    def _visit_arguments(self, args: ast.arguments) -> None:
+        for default in [*args.defaults, *[d for d in args.kw_defaults if d is not None]]:
+            self.visit(default)
+
+
+def free_names(node: ast.AST, *, skip_first_iter: bool = False) -> list[str]:
+    """Names a nested scope (function, class, lambda, comprehension) reads from outside itself."""
+    local: set[str] = set()
+    reads: list[str] = []
+    for child in _scope_nodes(node, skip_first_iter):
+        if isinstance(child, ast.Name):
+            if isinstance(child.ctx, ast.Load):
+                reads.append(child.id)
+            else:
+                local.add(child.id)
+        elif isinstance(child, ast.arg):
+            local.add(child.arg)
+        elif isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and child is not node:
+            local.add(child.name)
+        elif isinstance(child, ast.Import | ast.ImportFrom):
+            local.update(a.asname or a.name.split(".")[0] for a in child.names)
+        elif isinstance(child, ast.ExceptHandler) and child.name:
+            local.add(child.name)
+        elif isinstance(child, ast.Global | ast.Nonlocal):
+            reads.extend(child.names)
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+        local.update(a.arg for a in _all_args(node.args))
+    return list(dict.fromkeys(n for n in reads if n not in local))
+
+
+def _all_args(args: ast.arguments) -> Iterator[ast.arg]:
+    yield from args.posonlyargs
+    yield from args.args
+    yield from args.kwonlyargs
+    if args.vararg:
+        yield args.vararg
+    if args.kwarg:
+        yield args.kwarg
+
+
+def _scope_nodes(node: ast.AST, skip_first_iter: bool) -> Iterator[ast.AST]:
+    """Every node inside ``node``'s body, including nested scopes (their free names are ours too)."""
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        roots: list[ast.AST] = [*node.body]
+        for a in _all_args(node.args):
+            if a.annotation is not None:
+                roots.append(a.annotation)
+    elif isinstance(node, ast.ClassDef):
+        roots = [*node.body]
+    elif isinstance(node, ast.Lambda):
+        roots = [node.body]
+    else:  # comprehension
+        comp = node
+        roots = []
+        for i, gen in enumerate(comp.generators):  # type: ignore[attr-defined]
+            roots.append(gen.target)
+            if i or not skip_first_iter:
+                roots.append(gen.iter)
+            roots.extend(gen.ifs)
+        if isinstance(comp, ast.DictComp):
+            roots.extend([comp.key, comp.value])
+        else:
+            roots.append(comp.elt)  # type: ignore[attr-defined]
+    for root in roots:
+        yield from ast.walk(root)
