@@ -264,13 +264,19 @@ class _DataFlow:
                 self._module_reads(p, name, line)
             return
         if role in ("skip", "unexported", "metrics"):
-            self.hidden_writer[name] = p.cell.index
-            if name in self.writer:
-                self.hidden_since[name] = p.cell.index
+            # A method call in a plot or EDA cell is not a definition; only plain writes count here.
+            if kind != "mutate":
+                self.hidden_writer[name] = p.cell.index
+                if name in self.writer:
+                    self.hidden_since[name] = p.cell.index
             return
         if kind == "del":
             self.writer.pop(name, None)
             return
+        if kind == "mutate":
+            current = self.writer.get(name)
+            if role != "step" or current is None or current.kind == "module":
+                return  # `np.random.seed(0)` changes a module, not the data flowing between steps
         self.hidden_since.pop(name, None)
         if role == "step":
             step = p.step

@@ -21,9 +21,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _console(stderr: bool = False) -> Any:
+    """A rich console; when piped (CI logs), wide enough that tables do not fold."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False)
+    console = Console(stderr=stderr, highlight=False)
+    if not console.is_terminal:
+        console = Console(stderr=stderr, highlight=False, width=160)
+    return console
 
 
 def handles_errors(command: F) -> F:

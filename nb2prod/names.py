@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-EventKind = Literal["read", "write", "del"]
+EventKind = Literal["read", "write", "mutate", "del"]
 BUILTINS = frozenset(dir(builtins))
 
 #: Methods whose bare call only shows a value (``df.head()``): dropped from exported code.
@@ -205,7 +205,7 @@ class _Collector(ast.NodeVisitor):
         if isinstance(node.func, ast.Attribute):
             name = root_name(node.func.value)
             if name:  # `model.fit(X, y)` may change `model` in place
-                self.emit("write", name, node)
+                self.emit("mutate", name, node)
 
     def visit_Lambda(self, node: ast.Lambda) -> None:
         self._visit_arguments(node.args)

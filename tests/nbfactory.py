@@ -1,0 +1,26 @@
+"""Write small real notebooks for tests: ``write_notebook(tmp_path, [("code", ["step:a"]), ...])``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import nbformat
+
+CellSpec = str | tuple[str, Sequence[str]]
+
+
+def write_notebook(folder: Path, cells: Sequence[CellSpec], name: str = "nb.ipynb") -> Path:
+    """A valid nbformat 4 notebook with a python3 kernelspec; each cell is code or (code, tags)."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    for spec in cells:
+        source, tags = (spec, ()) if isinstance(spec, str) else spec
+        cell = nbformat.v4.new_code_cell(source)
+        if tags:
+            cell.metadata["tags"] = list(tags)
+        nb.cells.append(cell)
+    path = folder / name
+    nbformat.write(nb, path)
+    return path
