@@ -7,21 +7,24 @@ the build with nothing written (exit 2). ``--check`` stops after generation and 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from nb2prod.analysis import analyse
+from nb2prod import __version__
+from nb2prod.analysis import analyse, module_name
 from nb2prod.codegen import format_code, generate_source
-from nb2prod.errors import EXIT_CHECK_FAILED, EXIT_OK, NotebookError
+from nb2prod.errors import EXIT_CHECK_FAILED, EXIT_OK, NotebookError, VersionError
 from nb2prod.models import Plan
-from nb2prod.notebook import find_notebooks, load_notebook
+from nb2prod.notebook import display_path, find_notebooks, load_notebook
 from nb2prod.versions import (
     build_manifest,
     code_sha256,
     current_version,
     package_versions,
     publish,
+    read_manifest,
     requirements_txt,
+    sha256_file,
     staleness,
 )
 
@@ -63,28 +66,70 @@ class BuildReport:
         return EXIT_CHECK_FAILED if self.check and self.stale else EXIT_OK
 
 
-def prepare(paths: Iterable[Path], root: Path | None = None) -> list[Prepared]:
-    """Read, analyse and generate every notebook; raise on the first bad one, writing nothing."""
-    prepared = []
+def prepare(
+    paths: Iterable[Path], out_dir: Path, root: Path | None = None
+) -> list[Prepared | BuildRow]:
+    """Read, analyse and generate every notebook; raise on the first bad one, writing nothing.
+
+    A notebook whose file is byte-for-byte the one the current version was built from, by this
+    nb2prod, is not read again: its row comes from the manifest (that keeps ``--check`` cheap).
+    """
+    prepared: list[Prepared | BuildRow] = []
     seen: dict[str, str] = {}
     for path in find_notebooks(paths):
-        nb = load_notebook(path, root=root)
-        plan = analyse(nb)
-        if plan.name in seen:
+        item: Prepared | BuildRow | None = _built_from_same_file(path, out_dir, root)
+        if item is None:
+            nb = load_notebook(path, root=root)
+            plan = analyse(nb)
+            source = generate_source(plan)
+            item = Prepared(plan, source, code_sha256(source, plan))
+        name, shown = (
+            (item.plan.name, item.plan.notebook.display_path)
+            if isinstance(item, Prepared)
+            else (item.name, item.notebook)
+        )
+        if name in seen:
             raise NotebookError(
-                f"its module name {plan.name!r} is also the name of {seen[plan.name]}.",
-                path=nb.display_path,
+                f"its module name {name!r} is also the name of {seen[name]}.",
+                path=shown,
                 hint="rename one of the two notebooks.",
             )
-        seen[plan.name] = nb.display_path
-        source = generate_source(plan)
-        prepared.append(Prepared(plan, source, code_sha256(source, plan)))
+        seen[name] = shown
+        prepared.append(item)
     if not prepared:
         raise NotebookError(
             "no notebooks found (.ipynb, or jupytext percent-format .py).",
             path=", ".join(str(p) for p in paths),
         )
     return prepared
+
+
+def _built_from_same_file(path: Path, out_dir: Path, root: Path | None) -> BuildRow | None:
+    package = out_dir / module_name(path)
+    version = current_version(package)
+    if version is None or not path.is_file():
+        return None
+    try:
+        manifest = read_manifest(package, version)
+    except VersionError:
+        return None
+    shown = display_path(path, root)
+    same = (
+        manifest.get("source") == shown
+        and manifest.get("nb2prod_version") == __version__
+        and manifest.get("source_sha256") == sha256_file(path)
+    )
+    if not same:
+        return None
+    return BuildRow(
+        notebook=shown,
+        name=package.name,
+        steps=tuple(manifest.get("steps", {})),
+        parameters=tuple(manifest.get("parameters", {})),
+        parity=tuple(t["name"] for t in manifest.get("parity_targets", [])),
+        version=version,
+        status="unchanged",
+    )
 
 
 def build(
@@ -97,7 +142,10 @@ def build(
 ) -> BuildReport:
     """Build (or with ``check``, only compare) every notebook under ``paths`` into ``out_dir``."""
     report = BuildReport(check=check)
-    for item in prepare(paths, root):
+    for item in prepare(paths, out_dir, root):
+        if isinstance(item, BuildRow):
+            report.rows.append(replace(item, status="current" if check else "unchanged"))
+            continue
         plan = item.plan
         report.warnings.extend(plan.warnings)
         if plan.unexported_cells:
