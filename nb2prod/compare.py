@@ -1,9 +1,9 @@
-"""Compare one notebook value with one pipeline value, in the terms DESIGN.md ("Parity semantics") promises.
+"""Compare a notebook value with a pipeline value, as DESIGN.md ("Parity semantics") promises.
 
 Equal values are the common case and must be cheap: arrays are checked in cache-sized chunks without
 full-size temporaries, and the details of a :class:`Mismatch` (counts, largest difference, first
-position) are computed only once a difference is known to exist. pandas is never imported here: its
-objects are handled through their own methods, so importing this module costs numpy only.
+position) are computed only once a difference is known to exist. pandas is imported only when a
+value already is a pandas object, so importing this module costs numpy alone.
 """
 
 from __future__ import annotations
@@ -28,9 +28,10 @@ def compare(
 ) -> Mismatch | None:
     """Return why ``pipeline_value`` disagrees with ``notebook_value``, or None when they agree.
 
-    Floats (scalars and arrays) agree when ``|a - b| <= atol + rtol * |b|`` with ``b`` the notebook's
-    value, NaN matching NaN in the same place; integers, booleans and strings must be equal; arrays and
-    pandas objects must also agree in shape, dtype kind, index and columns.
+    Floats (scalars and arrays) agree when ``|pipeline - notebook| <= atol + rtol * |notebook|``
+    (the notebook is the reference), NaN matching NaN in the same place; integers, booleans and
+    strings must be equal; arrays and pandas objects must also agree in shape, dtype kind, index
+    and columns.
     """
     found = _Comparer(rtol, atol).value(notebook_value, pipeline_value, "")
     if found is None:
@@ -39,15 +40,18 @@ def compare(
         return replace(found, target=name)
     # A bare scalar (or 0-d array): the reason says both values, a count of "1 of 1" would be noise.
     reason = f"{found.reason}: notebook {found.notebook_value}, pipeline {found.pipeline_value}"
-    return replace(found, target=name, reason=reason, first_position=None, n_different=None,
-                   n_total=None)
+    return replace(
+        found, target=name, reason=reason, first_position=None, n_different=None, n_total=None
+    )
 
 
 def summarize(value: Any) -> str:
-    """A short description for tables ("ndarray float64 (89,)", "float 0.4512"), never a full repr."""
+    """A short description for tables ("ndarray float64 (89,)", "float 0.4512"), not a full repr."""
     kind = type(value).__name__
+    if _pandas_kind(value) == "DataFrame":
+        return f"DataFrame {value.shape}"
     if _pandas_kind(value) is not None:
-        return f"DataFrame {value.shape}" if kind == "DataFrame" else f"{kind} {value.dtype} {value.shape}"
+        return f"{kind} {value.dtype} {value.shape}"
     if isinstance(value, np.ndarray):
         return f"ndarray {value.dtype} {value.shape}"
     if isinstance(value, np.generic):
@@ -68,7 +72,7 @@ def summarize(value: Any) -> str:
 def plot_points(
     notebook_value: Any, pipeline_value: Any, limit: int = 500
 ) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
-    """Paired finite samples (notebook, pipeline) for a scatter plot, evenly subsampled to ``limit``.
+    """Paired finite samples (notebook, pipeline) for a scatter plot, evenly thinned to ``limit``.
 
     None for scalars, non-numeric values or values whose shapes differ: there is nothing to plot.
     """
@@ -86,7 +90,7 @@ def plot_points(
 
 
 class _Comparer:
-    """Recursive comparison; ``path`` is where the current value sits inside the target ("[2]['k']")."""
+    """Recursive comparison; ``path`` says where a value sits inside the target ("[2]['k']")."""
 
     def __init__(self, rtol: float, atol: float) -> None:
         self.rtol, self.atol = rtol, atol
@@ -117,22 +121,27 @@ class _Comparer:
             with np.errstate(all="ignore"):
                 if a == b or (_isnan(a) and _isnan(b)):
                     return None
-                if np.isfinite(b) and abs(a - b) <= self.atol + self.rtol * abs(b):
+                if np.isfinite(a) and abs(a - b) <= self.atol + self.rtol * abs(a):
                     return None
                 diff = abs(complex(a) - complex(b))
         elif a == b:
             return None
         else:
-            diff = abs(int(a) - int(b))
-        return _value_differs(a, b, path, float(diff) if not math.isnan(diff) else None)
+            diff = abs(int(a) - int(b)) if ka == "i" else math.nan
+        return _value_differs(a, b, path, None if math.isnan(diff) else float(diff))
 
     def sequence(self, a: Any, b: Any, path: str) -> Diff:
         if type(a) is not type(b):
             return _type_differs(a, b, path)
         if len(a) != len(b):
-            return _mismatch(f"length differs: notebook {len(a)}, pipeline {len(b)}", path,
-                             notebook_shape=(len(a),), pipeline_shape=(len(b),))
-        return self.children([(f"[{i}]", x, y) for i, (x, y) in enumerate(zip(a, b))], path, len(a))
+            return _mismatch(
+                f"length differs: notebook {len(a)}, pipeline {len(b)}",
+                path,
+                notebook_shape=(len(a),),
+                pipeline_shape=(len(b),),
+            )
+        pairs = [(f"[{i}]", x, y) for i, (x, y) in enumerate(zip(a, b, strict=True))]
+        return self.children(pairs, path, len(a))
 
     def mapping(self, a: Any, b: Any, path: str) -> Diff:
         if type(a) is not type(b):
@@ -170,8 +179,12 @@ class _Comparer:
             return _mismatch("shape differs", path, notebook_shape=a.shape, pipeline_shape=b.shape)
         rule = _family(a.dtype)
         if rule != _family(b.dtype):
-            return _mismatch(f"dtype kind differs: notebook {a.dtype}, pipeline {b.dtype}", path,
-                             notebook_shape=a.shape, pipeline_shape=b.shape)
+            return _mismatch(
+                f"dtype kind differs: notebook {a.dtype}, pipeline {b.dtype}",
+                path,
+                notebook_shape=a.shape,
+                pipeline_shape=b.shape,
+            )
         bad = self.bad(a, b, rule)
         if bad is None:
             return None
@@ -189,7 +202,7 @@ class _Comparer:
             if _all_chunks(a, b, self._close_chunk):
                 return None
             with np.errstate(invalid="ignore", over="ignore"):
-                ok = (np.abs(a - b) <= self.atol + self.rtol * np.abs(b)) & np.isfinite(b)
+                ok = (np.abs(a - b) <= self.atol + self.rtol * np.abs(a)) & np.isfinite(a)
         elif rule == "O" or a.dtype.kind == "O" or b.dtype.kind == "O":
             return self._object_bad(a, b)
         else:
@@ -206,10 +219,10 @@ class _Comparer:
         with np.errstate(invalid="ignore", over="ignore"):
             d = np.subtract(x, y)
             d = np.abs(d, out=d) if d.dtype.kind == "f" else np.abs(d)
-            t = np.abs(y)
+            t = np.abs(x)  # the notebook's value sets the scale
             t *= self.rtol
             t += self.atol
-            np.minimum(t, np.finfo(t.dtype).max, out=t)  # an infinite b tolerates nothing but itself
+            np.minimum(t, np.finfo(t.dtype).max, out=t)  # an infinity tolerates only itself
             ok = np.less_equal(d, t)
         return bool(ok.all()) or bool(_same_special(x[~ok], y[~ok]).all())
 
@@ -219,10 +232,16 @@ class _Comparer:
                 bad = ~np.asarray(np.equal(a, b), dtype=bool)
         except (TypeError, ValueError):  # elements whose == is not a plain bool (arrays, pd.NA)
             bad = np.ones(a.shape, dtype=bool)
-        if bad.any():  # NaN facing NaN, floats within tolerance, nested arrays: element by element
-            idx = np.flatnonzero(bad)
-            pairs = zip(a.reshape(-1)[idx], b.reshape(-1)[idx], strict=True)
-            bad.reshape(-1)[idx] = [self.value(x, y, "") is not None for x, y in pairs]
+        flat, xs, ys = bad.reshape(-1), a.reshape(-1), b.reshape(-1)  # bad is fresh: a view
+        idx = np.flatnonzero(flat)
+        try:  # NaN facing NaN (NaN != NaN) is the common disagreement of equal data: settle in bulk
+            gaps = np.not_equal(xs[idx], xs[idx]) & np.not_equal(ys[idx], ys[idx])
+            flat[idx[gaps]], idx = False, idx[~gaps]
+        except (TypeError, ValueError):
+            pass
+        # What is left (floats within tolerance, nested arrays, None facing NaN): one by one.
+        pairs = zip(xs[idx], ys[idx], strict=True)
+        flat[idx] = [self.value(x, y, "") is not None for x, y in pairs]
         return bad if bad.any() else None
 
     # -- pandas -----------------------------------------------------------------------------------
@@ -264,9 +283,14 @@ class _Comparer:
             return None
         first = min(found, key=lambda f: f[:2])[2]  # the earliest row, then the leftmost column
         diffs = [d.max_abs_diff for *_, d in found if d.max_abs_diff is not None]
-        return replace(first, notebook_shape=a.shape, pipeline_shape=b.shape,
-                       n_different=sum(d.n_different or 0 for *_, d in found), n_total=int(a.size),
-                       max_abs_diff=max(diffs) if diffs else None)
+        return replace(
+            first,
+            notebook_shape=a.shape,
+            pipeline_shape=b.shape,
+            n_different=sum(d.n_different or 0 for *_, d in found),
+            n_total=int(a.size),
+            max_abs_diff=max(diffs) if diffs else None,
+        )
 
     def block(self, a: Any, b: Any, path: str) -> Diff:
         """A single-dtype DataFrame compared as one array; C order finds the earliest row first."""
@@ -278,7 +302,8 @@ class _Comparer:
         rows, cols, width = a.index, a.columns, a.shape[1]
 
         def where(i: int) -> str:
-            return f"{path} row {_label(rows[i // width])}, column {_label(cols[i % width])}".lstrip()
+            row, col = _label(rows[i // width]), _label(cols[i % width])
+            return f"{path} row {row}, column {col}".lstrip()
 
         return _values_differ(va, vb, bad, rule, path, where)
 
@@ -289,7 +314,7 @@ def _is_pandas(value: Any) -> bool:
 
 
 def _pandas_kind(value: Any) -> str | None:
-    """"DataFrame", "Series" or "Index" (any subclass), or None for other pandas and foreign values."""
+    """The pandas container a value is (DataFrame, Series, Index or a subclass), else None."""
     if not _is_pandas(value):
         return None
     import pandas as pd  # already imported by whoever made ``value``
@@ -323,8 +348,12 @@ def _family(dtype: Any) -> str:
 
 
 def _scalar_kind(v: Any) -> str | None:
-    for kind, types in (("b", (bool, np.bool_)), ("i", (int, np.integer)),
-                        ("f", (float, np.floating)), ("c", (complex, np.complexfloating))):
+    for kind, types in (
+        ("b", (bool, np.bool_)),
+        ("i", (int, np.integer)),
+        ("f", (float, np.floating)),
+        ("c", (complex, np.complexfloating)),
+    ):
         if isinstance(v, types):
             return kind
     return None
@@ -336,6 +365,8 @@ def _isnan(v: Any) -> bool:
 
 def _missing(v: Any) -> bool:
     """None, NaN, NaT or pd.NA: what pandas prints as a gap."""
+    if isinstance(v, (np.datetime64, np.timedelta64)):
+        return bool(np.isnat(v))
     return v is None or _isnan(v) or type(v).__name__ in ("NAType", "NaTType")
 
 
@@ -349,7 +380,7 @@ def _objects_equal(a: Any, b: Any) -> bool:
 
 
 def _same_special(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Equal infinities, NaN facing NaN and NaT facing NaT agree, though arithmetic says otherwise."""
+    """Equal infinities, NaN facing NaN and NaT facing NaT agree, whatever arithmetic says."""
     same = x == y
     if x.dtype.kind in "fc" and y.dtype.kind in "fc":
         same |= np.isnan(x) & np.isnan(y)
@@ -358,8 +389,8 @@ def _same_special(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return same
 
 
-def _all_chunks(a: np.ndarray, b: np.ndarray, ok: Callable[[np.ndarray, np.ndarray], Any]) -> bool:
-    """``ok`` over cache-sized views of both arrays (no copies); stops at the first failing chunk."""
+def _all_chunks(a: np.ndarray, b: np.ndarray, ok: Callable[..., Any]) -> bool:
+    """``ok`` over cache-sized views of both arrays (no copies); stops at the first failure."""
     if a.flags.c_contiguous and b.flags.c_contiguous:
         a, b = a.reshape(-1), b.reshape(-1)
     elif a.flags.f_contiguous and b.flags.f_contiguous:
@@ -371,15 +402,22 @@ def _all_chunks(a: np.ndarray, b: np.ndarray, ok: Callable[[np.ndarray, np.ndarr
     return True
 
 
-def _values_differ(a: np.ndarray, b: np.ndarray, bad: np.ndarray, rule: str, path: str,
-                   where: Callable[[int], str]) -> Mismatch:
+def _values_differ(
+    a: np.ndarray, b: np.ndarray, bad: np.ndarray, rule: str, path: str, where: Callable[[int], str]
+) -> Mismatch:
     flat = np.flatnonzero(bad)  # C order: the first one is where a reader's eye lands first
     x, y = a.reshape(-1)[flat], b.reshape(-1)[flat]
     return _mismatch(
-        "values differ", path, notebook_shape=a.shape, pipeline_shape=b.shape,
-        n_different=int(flat.size), n_total=int(a.size),
+        "values differ",
+        path,
+        notebook_shape=a.shape,
+        pipeline_shape=b.shape,
+        n_different=int(flat.size),
+        n_total=int(a.size),
         max_abs_diff=_max_abs_diff(x, y) if rule in "fci" and x.dtype.kind in "fciu" else None,
-        first_position=where(int(flat[0])), notebook_value=_short(x[0]), pipeline_value=_short(y[0]),
+        first_position=where(int(flat[0])),
+        notebook_value=_short(x[0]),
+        pipeline_value=_short(y[0]),
     )
 
 
@@ -407,9 +445,16 @@ def _labels_differ(what: str, ia: Any, ib: Any, path: str, shapes: dict[str, Any
         reason = f"{what} labels differ in dtype: notebook {ia.dtype}, pipeline {ib.dtype}"
         return _mismatch(reason, path, **shapes)
     i = differ[0]
-    return _mismatch(f"{what} labels differ", path, **shapes, n_different=len(differ),
-                     n_total=len(ia), first_position=f"{path} {what} position {i}".lstrip(),
-                     notebook_value=_label(ia[i]), pipeline_value=_label(ib[i]))
+    return _mismatch(
+        f"{what} labels differ",
+        path,
+        **shapes,
+        n_different=len(differ),
+        n_total=len(ia),
+        first_position=f"{path} {what} position {i}".lstrip(),
+        notebook_value=_label(ia[i]),
+        pipeline_value=_label(ib[i]),
+    )
 
 
 def _leaves(v: Any) -> int:
@@ -431,8 +476,15 @@ def _mismatch(reason: str, path: str, **fields: Any) -> Mismatch:
 
 
 def _value_differs(a: Any, b: Any, path: str, max_abs_diff: float | None = None) -> Mismatch:
-    return _mismatch("value differs", path, n_different=1, n_total=1, max_abs_diff=max_abs_diff,
-                     notebook_value=_short(a), pipeline_value=_short(b))
+    return _mismatch(
+        "value differs",
+        path,
+        n_different=1,
+        n_total=1,
+        max_abs_diff=max_abs_diff,
+        notebook_value=_short(a),
+        pipeline_value=_short(b),
+    )
 
 
 def _type_differs(a: Any, b: Any, path: str, what: str = "type") -> Mismatch:
