@@ -92,15 +92,7 @@ def _assign_roles(nb: SourceNotebook) -> list[tuple[Cell, str, str | None]]:
             roles.append((cell, "step", current))
         else:
             roles.append((cell, "step" if current else "unexported", current))
-    params = [c.index for c, role, _ in roles if role == "parameters"]
-    if len(params) > 1:
-        raise TagError(
-            f"{len(params)} cells are tagged 'parameters' (cells {', '.join(map(str, params))}); "
-            "a notebook has one parameters cell.",
-            path=nb.display_path,
-            cell=params[1],
-            hint="merge them into one cell, or remove the tag from all but one.",
-        )
+    _one_parameters_cell(nb, [c.index for c, role, _ in roles if role == "parameters"])
     if not any(role == "step" for _, role, _ in roles):
         raise TagError(
             "the notebook has no 'step:NAME' (or Kale 'block:NAME') tag, so there is nothing to export.",
@@ -108,6 +100,24 @@ def _assign_roles(nb: SourceNotebook) -> list[tuple[Cell, str, str | None]]:
             hint="tag the first cell of each pipeline stage, e.g. 'step:load', 'step:train'.",
         )
     return roles
+
+
+def _one_parameters_cell(nb: SourceNotebook, cells: list[int]) -> None:
+    if len(cells) > 1:
+        raise TagError(
+            f"{len(cells)} cells are tagged 'parameters' (cells {', '.join(map(str, cells))}); "
+            "a notebook has one parameters cell.",
+            path=nb.display_path,
+            cell=cells[1],
+            hint="merge them into one cell, or remove the tag from all but one.",
+        )
+
+
+def notebook_parameters(nb: SourceNotebook) -> tuple[Parameter, ...]:
+    """The parameters cell's names and defaults, for notebooks that need not have steps (``run``)."""
+    cells = [c for c in nb.cells if c.tags.parameters]
+    _one_parameters_cell(nb, [c.index for c in cells])
+    return _parameters(nb, [_parse(nb, (c, "parameters", None)) for c in cells])
 
 
 def _parse(nb: SourceNotebook, item: tuple[Cell, str, str | None]) -> _CellCode:

@@ -108,6 +108,159 @@ def build(paths: tuple[str, ...], out: str | None, check: bool) -> None:
     sys.exit(report.exit_code)
 
 
+_param_option = click.option(
+    "-p",
+    "--parameter",
+    "parameters",
+    nargs=2,
+    multiple=True,
+    metavar="NAME VALUE",
+    help="Set a parameter (repeatable); typed like the parameters cell's default.",
+)
+_param_file_option = click.option(
+    "-f",
+    "--parameters-file",
+    type=click.Path(dir_okay=False),
+    help="YAML: one mapping, a list of mappings, or 'sets: {name: mapping}' (each set is a case).",
+)
+_timeout_option = click.option(
+    "--timeout", type=float, default=None, help="Seconds a notebook cell (or the pipeline) may take."
+)
+_seed_option = click.option(
+    "--seed", type=int, default=None, help="Seed random, numpy.random and PYTHONHASHSEED on both sides."
+)
+
+
+def _param_sets(parameters: tuple[tuple[str, str], ...], parameters_file: str | None) -> list[Any]:
+    from nb2prod.params import load_param_sets, param_id
+
+    sets = load_param_sets(parameters_file) if parameters_file else []
+    if parameters:
+        given = dict(parameters)
+        if sets:  # -p overrides what the file says, in every set
+            sets = [(set_id, {**values, **given}) for set_id, values in sets]
+        else:
+            sets = [(param_id(given), given)]
+    return sets
+
+
+@cli.command()
+@click.argument("notebook", type=click.Path(dir_okay=False))
+@_param_option
+@_param_file_option
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Executed notebook (default: runs/<name>/).")
+@_timeout_option
+@_seed_option
+@handles_errors
+def run(
+    notebook: str,
+    parameters: tuple[tuple[str, str], ...],
+    parameters_file: str | None,
+    output: str | None,
+    timeout: float | None,
+    seed: int | None,
+) -> None:
+    """Execute NOTEBOOK with papermill and keep the executed copy as evidence."""
+    from nb2prod.run import run_notebook
+
+    sets = _param_sets(parameters, parameters_file) or [("defaults", {})]
+    console = _console(stderr=True)
+    for set_id, raw in sets:
+        result = run_notebook(
+            Path(notebook),
+            raw,
+            output=Path(output) if output and len(sets) == 1 else None,
+            timeout=timeout,
+            seed=seed,
+            progress=console.is_terminal,
+        )
+        click.echo(
+            f"{result.display}: ran {result.cells} cells with {set_id} in {result.duration:.1f}s "
+            f"-> {result.output}"
+        )
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@_param_option
+@_param_file_option
+@click.option("--rtol", type=float, default=None, help="Relative tolerance for floats (default 1e-7).")
+@click.option("--atol", type=float, default=None, help="Absolute tolerance for floats (default 0).")
+@click.option("--junit-xml", type=click.Path(dir_okay=False), help="Write a JUnit XML report for CI.")
+@click.option("--report", "html", type=click.Path(dir_okay=False), help="Write a self-contained HTML report.")
+@click.option("--summary", type=click.Path(dir_okay=False), help="Write a Markdown summary (CI job summary).")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Cases to run at once.")
+@click.option("--out", type=click.Path(file_okay=False), help="Generated folder (default: generated/).")
+@_timeout_option
+@_seed_option
+@handles_errors
+def test(
+    paths: tuple[str, ...],
+    parameters: tuple[tuple[str, str], ...],
+    parameters_file: str | None,
+    rtol: float | None,
+    atol: float | None,
+    junit_xml: str | None,
+    html: str | None,
+    summary: str | None,
+    jobs: int | None,
+    out: str | None,
+    timeout: float | None,
+    seed: int | None,
+) -> None:
+    """Prove each notebook's generated pipeline predicts what the notebook predicts."""
+    from nb2prod.config import load_config
+    from nb2prod.parity import plan_jobs, run_parity
+    from nb2prod.report import print_console, write_html, write_junit, write_markdown
+
+    config = load_config()
+    out_dir = Path(out) if out else config.out_dir
+    cases, stale = plan_jobs(
+        _paths(paths),
+        out_dir=out_dir,
+        runs_dir=config.root / "runs",
+        param_sets=_param_sets(parameters, parameters_file),
+        sets_by_module=config.parameter_sets,
+    )
+    console = _console()
+    progress = _progress(_console(stderr=True))
+    with progress or _nothing():
+        report = run_parity(
+            cases,
+            stale=stale,
+            rtol=config.rtol if rtol is None else rtol,
+            atol=config.atol if atol is None else atol,
+            timeout=timeout if timeout is not None else config.timeout,
+            seed=seed if seed is not None else config.seed,
+            workers=jobs or config.jobs,
+            progress=progress or False,
+        )
+    print_console(report, console)
+    for path, write in ((junit_xml, write_junit), (html, write_html), (summary, write_markdown)):
+        if path:
+            write(report, Path(path))
+            console.print(f"wrote {path}")
+    sys.exit(report.exit_code)
+
+
+def _progress(console: Any) -> Any:
+    """One rich progress bar per notebook execution, on a terminal only (CI logs stay clean)."""
+    if not console.is_terminal:
+        return None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, transient=True,
+    )
+
+
+def _nothing() -> Any:
+    from contextlib import nullcontext
+
+    return nullcontext()
+
+
 @cli.command()
 @click.argument("name")
 @click.option("--out", type=click.Path(file_okay=False), help="Generated folder (default: generated/).")
@@ -152,7 +305,53 @@ def rollback(name: str, version: str, out: str | None) -> None:
         raise_unknown_module(package)
     before = current_version(package)
     point_current(package, version)
-    click.echo(f"{name}: current version is now {version} (was {before}).")
+    click.echo(f"{name}: current version is now {current_version(package)} (was {before}).")
+
+
+@cli.command()
+@click.argument("name")
+@click.argument("old")
+@click.argument("new")
+@click.option("--out", type=click.Path(file_okay=False), help="Generated folder (default: generated/).")
+@handles_errors
+def diff(name: str, old: str, new: str, out: str | None) -> None:
+    """Show what changed in module NAME from version OLD to NEW (e.g. v1 v2, or 1 current)."""
+    from nb2prod.history import diff_versions
+    from nb2prod.versions import list_versions
+
+    package = _out_dir(out) / name
+    if not list_versions(package):
+        raise_unknown_module(package)
+    result = diff_versions(package, old, new)
+    console = _console()
+    console.print(f"[bold]{name}: {result.old} -> {result.new}[/]")
+    if result.identical:
+        console.print("No differences.")
+        return
+    for change in result.changes:
+        console.print(f"  {change}", markup=False)
+    if result.code and console.is_terminal:
+        from rich.syntax import Syntax
+
+        console.print(Syntax(result.code, "diff", theme="ansi_dark", background_color="default"))
+    elif result.code:
+        click.echo(result.code, nl=False)
+
+
+@cli.command()
+@click.argument("out", required=False, type=click.Path(file_okay=False))
+@handles_errors
+def verify(out: str | None) -> None:
+    """Check that no generated version was edited by hand: re-hash every file its manifest lists."""
+    from nb2prod.history import verify as run_verify
+
+    report = run_verify(_out_dir(out))
+    for repaired in report.repaired:
+        click.echo(f"finished an interrupted switch: {repaired}", err=True)
+    for problem in report.problems:
+        click.echo(str(problem))
+    click.echo(report.summary)
+    sys.exit(report.exit_code)
 
 
 def raise_unknown_module(package: Path) -> None:

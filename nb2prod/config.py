@@ -18,7 +18,7 @@ KNOWN_KEYS: dict[str, type | tuple[type, ...]] = {
     "out": str,  # where generated packages go (default "generated")
     "rtol": (int, float),
     "atol": (int, float),
-    "parameter_sets": (list, dict),  # list of mappings, or {set name: mapping}
+    "parameter_sets": (list, dict),  # [{...}] for every notebook, or {module = [{...}]}
     "timeout": (int, float),  # seconds per notebook cell
     "jobs": int,
     "seed": int,
@@ -33,7 +33,8 @@ class Config:
     out: str = "generated"
     rtol: float = 1e-7
     atol: float = 0.0
-    parameter_sets: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # module name (or "*" for every notebook) -> extra parameter sets to test
+    parameter_sets: dict[str, list[tuple[str, dict[str, Any]]]] = field(default_factory=dict)
     timeout: float | None = None
     jobs: int = 1
     seed: int | None = None
@@ -84,18 +85,22 @@ def load_config(start: Path | None = None) -> Config:
     return Config(root=pyproject.parent, **values)
 
 
-def _parameter_sets(raw: Any, pyproject: Path) -> list[tuple[str, dict[str, Any]]]:
+def _parameter_sets(raw: Any, pyproject: Path) -> dict[str, list[tuple[str, dict[str, Any]]]]:
+    """``[{alpha = 0.3}]`` applies to every notebook; ``{module = [{...}], ...}`` to one module each."""
     from nb2prod.params import param_id
 
-    items = list(raw.items()) if isinstance(raw, dict) else [(None, v) for v in raw]
-    sets = []
-    for name, params in items:
-        if not isinstance(params, dict):
+    by_module = raw if isinstance(raw, dict) else {"*": raw}
+    sets: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for module, entries in by_module.items():
+        entries = [entries] if isinstance(entries, dict) else entries
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
             raise ConfigError(
-                f"[tool.nb2prod] parameter_sets entry {params!r} is not a table of NAME = VALUE.",
+                f"[tool.nb2prod] parameter_sets.{module} must be a table or a list of tables of "
+                "NAME = VALUE.",
                 path=str(pyproject),
+                hint='for example: parameter_sets = { diabetes_regression = [{ alpha = 0.3 }] }',
             )
-        sets.append((name or param_id(params), params))
+        sets[module] = [(param_id(e), dict(e)) for e in entries]
     return sets
 
 

@@ -14,6 +14,7 @@ import os
 import pickle
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nb2prod._pipeline_runner import PipelineProcess, run_pipeline, start_pipeline
-from nb2prod.errors import ExecutionError, UsageError
+from nb2prod.errors import ExecutionError, Nb2ProdError, UsageError
 
 __all__ = ["Execution", "PipelineProcess", "execute_notebook", "run_pipeline", "start_pipeline"]
 
@@ -58,18 +59,29 @@ class _Slot:
 
 
 @dataclass
-class _Tracker:
-    """Which cell is running (for dead-kernel and timeout errors), and the progress bar's task."""
+class _Run:
+    """State one execution shares with its engine, kernel manager and progress bar."""
 
-    hidden: set[int] = field(default_factory=set)
-    current: int | None = None
+    runtime_dir: str  # private: the kernel's connection file and IPC sockets
+    env: dict[str, str]  # added to the kernel's environment
+    hidden: set[int] = field(default_factory=set)  # injected cells the progress bar skips
+    current: int | None = None  # index (in the executed copy) of the cell last started
+    abort: bool = False  # a cell was cut short: kill the kernel instead of asking it to stop
+    kernels: list[subprocess.Popen[bytes]] = field(default_factory=list)
     progress: Any = None
     task: Any = None
 
-    def start(self, index: int | None) -> None:
+    def cell_started(self, index: int | None) -> None:
         self.current = index
 
-    def complete(self, index: int | None) -> None:
+    def cell_ended(self, index: int | None) -> None:
+        from nbclient.exceptions import CellExecutionError
+
+        # papermill calls this from a `finally`: an exception in flight that is not a cell's own
+        # error (timeout, dead kernel, Ctrl-C) means the kernel may be mid-cell.
+        exc = sys.exc_info()[1]
+        if exc is not None and not isinstance(exc, CellExecutionError):
+            self.abort = True
         if self.progress is not None and index not in self.hidden:
             self.progress.advance(self.task)
 
@@ -140,7 +152,9 @@ def _prepare(
     for k, (index, _) in enumerate(captures):
         after.setdefault(index, []).append(k)
 
-    tags = [set(c.metadata.get("tags", [])) for c in work.cells]
+    for cell in work.cells:  # papermill reads cell.metadata.tags unguarded
+        cell.metadata.setdefault("tags", [])
+    tags = [set(c.metadata.tags) for c in work.cells]
     if parameters_cell is None and not any(PARAMETERS_TAG in t for t in tags):
         kale = [i for i, t in enumerate(tags) if KALE_PARAMETERS_TAG in t]
         parameters_cell = kale[0] if kale else None
@@ -191,8 +205,8 @@ def _kernel_name(nb: NotebookNode, requested: str | None) -> str:
     return name if name in KernelSpecManager().find_kernel_specs() else DEFAULT_KERNEL
 
 
-def _kernel_manager_class(runtime_dir: str, env: dict[str, str], started: list[Any]) -> type:
-    """An AsyncKernelManager on the IPC transport with its files in ``runtime_dir``.
+def _kernel_manager_class(run: _Run) -> type:
+    """An AsyncKernelManager on the IPC transport with its files in ``run.runtime_dir``.
 
     IPC keeps ipykernel from printing "Kernel is running over TCP without encryption", needs no
     network, and keeps connection files out of the user's Jupyter runtime directory.
@@ -203,23 +217,33 @@ def _kernel_manager_class(runtime_dir: str, env: dict[str, str], started: list[A
         async def _async_pre_start_kernel(self, **kw: Any) -> Any:
             self.transport = "ipc"
             self.cache_ports = False
-            self.connection_file = os.path.join(runtime_dir, "kernel.json")
-            self.ip = os.path.join(runtime_dir, "k")
-            if env:
-                kw["env"] = {**(kw.get("env") or os.environ), **env}
+            self.connection_file = os.path.join(run.runtime_dir, "kernel.json")
+            self.ip = os.path.join(run.runtime_dir, "k")
+            if run.env:
+                kw["env"] = {**(kw.get("env") or os.environ), **run.env}
             return await super()._async_pre_start_kernel(**kw)
 
         async def _async_post_start_kernel(self, **kw: Any) -> None:
             process = getattr(self.provisioner, "process", None)
             if process is not None:
-                started.append(process)
+                run.kernels.append(process)
             await super()._async_post_start_kernel(**kw)
+
+        async def shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
+            # A graceful stop of a kernel stuck in a cell makes ipykernel print a traceback.
+            await super().shutdown_kernel(now=now or run.abort, restart=restart)
+
+        async def _async_interrupt_kernel(self) -> None:
+            # jupyter_client sends SIGINT before every shutdown; an idle kernel then logs
+            # "KeyboardInterrupt caught in kernel" and may take seconds to exit.
+            if not self.shutting_down:
+                await super()._async_interrupt_kernel()
 
     return Nb2ProdKernelManager
 
 
 def _register_engine() -> None:
-    """Register papermill engine ``nb2prod``: NBClientEngine whose manager reports cell progress."""
+    """Register papermill engine ``nb2prod``: NBClientEngine whose manager reports each cell."""
     from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
     from papermill.exceptions import PapermillException
 
@@ -230,17 +254,17 @@ def _register_engine() -> None:
         pass
 
     class Manager(NotebookExecutionManager):
-        def __init__(self, nb: Any, tracker: _Tracker, **kw: Any) -> None:
+        def __init__(self, nb: Any, run: _Run, **kw: Any) -> None:
             super().__init__(nb, progress_bar=False, **kw)
-            self.tracker = tracker
+            self.run = run
 
         def cell_start(self, cell: Any, cell_index: int | None = None, **kw: Any) -> None:
-            self.tracker.start(cell_index)
+            self.run.cell_started(cell_index)
             super().cell_start(cell, cell_index, **kw)
 
         def cell_complete(self, cell: Any, cell_index: int | None = None, **kw: Any) -> None:
+            self.run.cell_ended(cell_index)
             super().cell_complete(cell, cell_index, **kw)
-            self.tracker.complete(cell_index)
 
     class Engine(NBClientEngine):
         @classmethod
@@ -252,12 +276,15 @@ def _register_engine() -> None:
             progress_bar: bool = False,
             log_output: bool = False,
             autosave_cell_every: int = 30,
-            nb2prod_tracker: _Tracker | None = None,
+            nb2prod_run: _Run | None = None,
             **kwargs: Any,
         ) -> Any:
+            run = nb2prod_run or _Run("", {})
+            if nb2prod_run is not None:
+                kwargs.setdefault("kernel_manager_class", _kernel_manager_class(run))
             nb_man = Manager(
                 nb,
-                nb2prod_tracker or _Tracker(),
+                run,
                 output_path=output_path,
                 log_output=log_output,
                 autosave_cell_every=autosave_cell_every,
@@ -350,9 +377,6 @@ def execute_notebook(
     (``#| parameters``).
     """
     import papermill
-    from jupyter_client.kernelspec import NoSuchKernel
-    from nbclient.exceptions import CellTimeoutError, DeadKernelError
-    from papermill.exceptions import PapermillExecutionError
 
     for cell, var in captures:
         if not var.isidentifier() or not 0 <= cell < len(nb.cells):
@@ -362,25 +386,22 @@ def execute_notebook(
     _register_engine()
     _quiet_papermill_logger()
     path = Path(path).resolve()
-    if output_path is not None:
-        output_path = Path(output_path).resolve()
+    output_path = Path(output_path).resolve() if output_path is not None else None
     capture_dir.mkdir(parents=True, exist_ok=True)
     capture_root = Path(tempfile.mkdtemp(prefix="nb2prod-capture-", dir=capture_dir))
-    runtime_dir = tempfile.mkdtemp(prefix="nb2prod-k", dir=_short_tmp())
-    kernels: list[subprocess.Popen[bytes]] = []
     env = {"PYTHONHASHSEED": str(seed)} if seed is not None else {}
-    tracker = _Tracker()
+    run = _Run(tempfile.mkdtemp(prefix="nb2prod-k", dir=_short_tmp()), env)
     own_progress = None
     start = time.perf_counter()
     try:
         work, order = _prepare(nb, params, captures, capture_root, seed, parameters_cell)
-        tracker.hidden = {i for i, s in enumerate(order) if s.kind in ("seed", "capture")}
+        run.hidden = {i for i, s in enumerate(order) if s.kind in ("seed", "capture")}
         if progress is True:
             own_progress = progress = _new_progress()
             own_progress.start()
         if progress is not False and progress is not None:
-            tracker.progress = progress
-            tracker.task = progress.add_task(path.name, total=len(order) - len(tracker.hidden))
+            run.progress = progress
+            run.task = progress.add_task(path.name, total=len(order) - len(run.hidden))
         name = _kernel_name(nb, kernel_name)
         try:
             out = papermill.execute_notebook(
@@ -393,36 +414,13 @@ def execute_notebook(
                 execution_timeout=timeout,
                 start_timeout=START_TIMEOUT,
                 progress_bar=False,
-                kernel_manager_class=_kernel_manager_class(runtime_dir, env, kernels),
-                nb2prod_tracker=tracker,
+                nb2prod_run=run,
             )
-        except PapermillExecutionError as err:
-            cell, source = _user_cell(nb, order, err.cell_index)
-            raise ExecutionError(
-                f"{err.ename}: {err.evalue}", path=str(path), cell=cell, source=source,
-                ename=err.ename, evalue=err.evalue,
-            ) from None
-        except DeadKernelError:
-            cell, source = _user_cell(nb, order, tracker.current)
-            raise ExecutionError(
-                "the kernel died", path=str(path), cell=cell, source=source,
-                hint="the cell may have run out of memory, crashed in C code or called os._exit().",
-            ) from None
-        except CellTimeoutError:
-            cell, source = _user_cell(nb, order, tracker.current)
-            raise ExecutionError(
-                f"cell exceeded the --timeout of {timeout:g} seconds", path=str(path), cell=cell,
-                source=source, hint="raise --timeout, or make the cell faster.",
-            ) from None
-        except NoSuchKernel:
-            raise UsageError(
-                f"no Jupyter kernel named '{name}' is installed.", path=str(path),
-                hint="install ipykernel in this environment or pass another kernel name.",
-            ) from None
-        except RuntimeError as err:
-            if tracker.current is not None:
+        except Exception as err:
+            mapped = _map_error(err, nb, order, run, path=path, timeout=timeout, kernel=name)
+            if mapped is None:
                 raise
-            raise ExecutionError(f"the kernel did not start: {err}", path=str(path)) from None
+            raise mapped from None
         values, missing = _load_captures(capture_root, captures, nb, path)
         out = _strip_injected(out)
         if output_path is not None:
@@ -436,12 +434,44 @@ def execute_notebook(
     finally:
         if own_progress is not None:
             own_progress.stop()
-        for process in kernels:  # nbclient shuts kernels down; this is the belt to its braces
+        for process in run.kernels:  # nbclient stops its kernel; this is the belt to its braces
             if process.poll() is None:
                 process.kill()
                 process.wait(10)
         shutil.rmtree(capture_root, ignore_errors=True)
-        shutil.rmtree(runtime_dir, ignore_errors=True)
+        shutil.rmtree(run.runtime_dir, ignore_errors=True)
+
+
+def _map_error(
+    err: Exception, nb: NotebookNode, order: list[_Slot], run: _Run, **where: Any
+) -> Nb2ProdError | None:
+    """papermill's and nbclient's failures in the user's coordinates; None for anything else."""
+    from jupyter_client.kernelspec import NoSuchKernel
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from papermill.exceptions import PapermillExecutionError
+
+    path = str(where["path"])
+    if isinstance(err, NoSuchKernel):
+        return UsageError(
+            f"no Jupyter kernel named '{where['kernel']}' is installed.",
+            path=path,
+            hint="install ipykernel in this environment or pass another kernel name.",
+        )
+    failing = err.cell_index if isinstance(err, PapermillExecutionError) else run.current
+    cell, source = _user_cell(nb, order, failing)
+    at = {"path": path, "cell": cell, "source": source}
+    if isinstance(err, PapermillExecutionError):
+        reason = f"{err.ename}: {err.evalue}"
+        return ExecutionError(reason, ename=err.ename, evalue=err.evalue, **at)
+    if isinstance(err, DeadKernelError):
+        hint = "the cell may have run out of memory, crashed in C code or called os._exit()."
+        return ExecutionError("the kernel died", hint=hint, **at)
+    if isinstance(err, CellTimeoutError):
+        reason = f"cell exceeded the --timeout of {where['timeout']:g} seconds"
+        return ExecutionError(reason, hint="raise --timeout, or make the cell faster.", **at)
+    if isinstance(err, RuntimeError) and run.current is None:  # "Kernel didn't respond in 60s"
+        return ExecutionError(f"the kernel did not start: {err}", path=path)
+    return None
 
 
 def _short_tmp() -> str | None:

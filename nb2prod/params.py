@@ -209,7 +209,7 @@ def load_param_sets(path: str | Path) -> list[tuple[str, dict[str, Any]]]:
     else:
         raise UsageError(
             "a parameter file holds a mapping, a list of mappings, or 'sets:' mapping names to "
-            f"mappings; this one holds a {type(data).__name__}.",
+            f"mappings; got {type(data).__name__}.",
             path=str(path),
         )
     if not sets:

@@ -114,6 +114,7 @@ class ParityReport:
 
     def summary_line(self) -> str:
         parts = [f"{self.count('passed')} passed", f"{self.count('failed')} failed"]
-        if self.count("error"):
-            parts.append(f"{self.count('error')} errors")
+        errors = self.count("error")
+        if errors:
+            parts.append(f"{errors} error{'s' if errors > 1 else ''}")
         return ", ".join(parts) + f" in {self.duration:.1f}s"
