@@ -70,11 +70,11 @@ def _walk(folder: Path) -> Iterator[Path]:
         if child.is_dir():
             if child.name not in _SKIPPED_DIRS and not child.name.startswith("."):
                 yield from _walk(child)
-        elif child.suffix == ".ipynb" or (child.suffix == ".py" and _looks_like_percent(child)):
+        elif child.suffix == ".ipynb" or (child.suffix == ".py" and looks_like_percent_notebook(child)):
             yield child
 
 
-def _looks_like_percent(path: Path) -> bool:
+def looks_like_percent_notebook(path: Path) -> bool:
     try:
         head = path.read_bytes()[:200_000].decode("utf-8", errors="replace")
     except OSError:
