@@ -40,4 +40,4 @@ def test_plugin_collects_cases_and_reports_the_mismatch(tmp_path: Path) -> None:
     assert "rescaled_in_skip.ipynb::defaults FAILED" in out
     assert "y_pred: values differ" in out and "differing elements: 111 of 111" in out
     assert "collected 3 items" in out  # the notebook without step tags is not collected
-    assert "2 passed, 1 failed" in out
+    assert "1 failed, 2 passed" in out
