@@ -190,3 +190,24 @@ def did_you_mean(tag: str) -> str | None:
 def _suggest_identifier(value: str) -> str:
     cleaned = re.sub(r"\W+", "_", value).strip("_") or "step"
     return f"step_{cleaned}" if cleaned[0].isdigit() else cleaned
+
+
+def markdown_table() -> str:
+    """The grammar as the README's Markdown table (a test keeps the README in sync with it)."""
+
+    def spell(name: str, arg: Arg) -> str:
+        return (
+            f"`{name}`"
+            if arg == "none"
+            else f"`{name}:{'VAR' if name in ('parity', 'metric') else 'NAME'}`"
+        )
+
+    rows = ["| tag | meaning | synonyms accepted |", "|---|---|---|"]
+    for d in DIRECTIVES:
+        synonyms = ", ".join(
+            spell(s, "none" if d.arg == "optional-name" else d.arg) for s in d.synonyms
+        )
+        rows.append(
+            f"| {spell(d.name, d.arg if d.arg != 'optional-name' else 'name')} | {d.meaning} | {synonyms or '—'} |"
+        )
+    return "\n".join(rows)
