@@ -190,7 +190,7 @@ def test_console_table_mismatch_and_error(report: ParityReport) -> None:
     assert "notebooks/churn.ipynb" in text and "FAILED" in text and "ERROR" in text
     assert "differing elements: 1 of 50" in text
     assert ">   2 | rate = hits / total" in text
-    assert "ERROR: 1 passed, 1 failed, 1 errors in 9.0s" in text
+    assert "ERROR: 1 passed, 1 failed, 1 error in 9.0s" in text
 
 
 def test_console_does_not_interpret_markup_in_values() -> None:
