@@ -83,7 +83,9 @@ class PipelineProcess:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
     def kill(self) -> None:
-        """Kill the runner and whatever it started (it leads its own process group)."""
+        """Kill the runner and whatever it started (it leads its own process group), if still
+        running, and remove its private directory. Safe to call at any time, and more than once."""
+        import shutil
         import signal
 
         if self.process.poll() is None:
@@ -92,6 +94,13 @@ class PipelineProcess:
             except ProcessLookupError:
                 pass
         self.process.wait()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> PipelineProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()
 
 
 def _raised(info: dict[str, Any], default_path: Path) -> ExecutionError:
@@ -180,13 +189,10 @@ def run_pipeline(
     seed: int | None = None,
 ) -> dict[str, Any]:
     """:func:`start_pipeline`, then wait for it."""
-    proc = start_pipeline(
+    with start_pipeline(
         package_dir, module, params, cwd=cwd, capture_path=capture_path, timeout=timeout, seed=seed
-    )
-    try:
+    ) as proc:
         return proc.wait()
-    finally:
-        proc.kill()
 
 
 # --- child side ----------------------------------------------------------------------------------

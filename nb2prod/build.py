@@ -14,6 +14,7 @@ from nb2prod import __version__
 from nb2prod.analysis import analyse, module_name
 from nb2prod.codegen import format_code, generate_source
 from nb2prod.errors import EXIT_CHECK_FAILED, EXIT_OK, NotebookError, VersionError
+from nb2prod.lineage import data_files
 from nb2prod.models import Plan
 from nb2prod.notebook import display_path, find_notebooks, load_notebook
 from nb2prod.versions import (
@@ -167,7 +168,9 @@ def build(
                 status = "unchanged"
         else:
             packages = package_versions(plan.imported_modules)
-            manifest = build_manifest(plan, item.code_hash, packages)
+            data, data_warnings = data_files(plan, root)
+            report.warnings.extend(data_warnings)
+            manifest = build_manifest(plan, item.code_hash, packages, data)
             files = {"requirements.txt": requirements_txt(packages)}
             body = format_code(item.source, plan)
             published = publish(out_dir, plan, body, files, manifest)

@@ -26,6 +26,7 @@ from nb2prod.models import Plan
 VERSION_DIR = re.compile(r"^v(\d+)$")
 LOCK_NAME = ".nb2prod.lock"
 TMP_PREFIX = ".tmp-"
+SWITCH_NAME = ".switching"  # intent record while CURRENT and __init__.py are rewritten
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,12 @@ def code_sha256(body: str, plan: Plan) -> str:
     """Hash of the normalized exported code and parameter defaults: the identity of a version."""
     params = json.dumps([[p.name, p.literal] for p in plan.parameters])
     return sha256_text(body + "\n# parameters: " + params)
+
+
+def version_name(text: str) -> str:
+    """``3`` or ``v3`` -> ``v3``, so commands accept either spelling."""
+    text = text.strip()
+    return f"v{text}" if text.isdigit() else text
 
 
 def list_versions(package: Path) -> list[str]:
@@ -110,9 +117,10 @@ def publish(out_dir: Path, plan: Plan, body: str, files: dict[str, str], manifes
     package.mkdir(exist_ok=True)
     with FileLock(str(out_dir / LOCK_NAME), timeout=600):
         _remove_abandoned_temporaries(package)
+        finish_interrupted_switch(package)
         current = current_version(package)
         if current and read_manifest(package, current).get("code_sha256") == manifest["code_sha256"]:
-            _point_package_at(package, plan.name, current)
+            _point_package_at(package, current)
             return Published(plan.name, current, "unchanged", package / current)
         existing = list_versions(package)
         version = f"v{int(existing[-1][1:]) + 1 if existing else 1}"
@@ -127,15 +135,20 @@ def publish(out_dir: Path, plan: Plan, body: str, files: dict[str, str], manifes
         contents["manifest.json"] = json.dumps(manifest, indent=2, default=repr) + "\n"
         staging = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=package))
         try:
+            staging.chmod(0o755)  # mkdtemp makes it private; a version is read by other users too
             for name, text in contents.items():
                 _write_synced(staging / name, text)
             _fsync_dir(staging)
+            # From here the version and the pointer switch are one transaction: a process killed
+            # after the rename leaves this record, and the next holder of the lock finishes it.
+            _replace_atomically(package / SWITCH_NAME, version + "\n")
             os.rename(staging, package / version)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
+            (package / SWITCH_NAME).unlink(missing_ok=True)
             raise
         _fsync_dir(package)
-        _point_package_at(package, plan.name, version)
+        _point_package_at(package, version)
         return Published(plan.name, version, "updated" if current else "new", package / version)
 
 
@@ -143,14 +156,22 @@ def point_current(package: Path, version: str) -> None:
     """Make ``version`` current (used by rollback); the version must exist."""
     from filelock import FileLock
 
+    version = version_name(version)
     if version not in list_versions(package):
         known = ", ".join(list_versions(package)) or "none"
-        raise VersionError(f"no version {version!r} (versions: {known}).", path=str(package))
+        raise VersionError(
+            f"no version {version!r} of {package.name!r} (versions: {known}).",
+            path=str(package),
+            hint=f"`nb2prod versions {package.name}` lists them.",
+        )
     with FileLock(str(package.parent / LOCK_NAME), timeout=600):
-        _point_package_at(package, package.name, version)
+        finish_interrupted_switch(package)
+        _point_package_at(package, version)
 
 
-def _point_package_at(package: Path, name: str, version: str) -> None:
+def pointer_files(package: Path, version: str) -> dict[str, str]:
+    """What ``<name>/__init__.py``, ``__main__.py`` and ``CURRENT`` hold when ``version`` is current."""
+    name = package.name
     init = (
         f'"""The current version of the {name!r} pipeline: {version}.\n\n'
         "Rewritten by `nb2prod build` and `nb2prod rollback`; versions themselves never change.\n"
@@ -158,15 +179,55 @@ def _point_package_at(package: Path, name: str, version: str) -> None:
         f'__all__ = ["PARAMETERS", "main", "run"]\n__version__ = "{version}"\n'
     )
     main = f'"""``python -m {package.parent.name}.{name}``: run the current version."""\n\nfrom . import main\n\nmain()\n'
-    for filename, text in (("__init__.py", init), ("__main__.py", main), ("CURRENT", version + "\n")):
-        target = package / filename
-        if not target.exists() or target.read_text(encoding="utf-8") != text:
-            _replace_atomically(target, text)
+    # CURRENT last: the order readers see when no switch record is left behind.
+    return {"__init__.py": init, "__main__.py": main, "CURRENT": version + "\n"}
+
+
+def finish_interrupted_switch(package: Path) -> str | None:
+    """Complete a publish or rollback a killed process began; call it holding the lock.
+
+    Renaming a version in and pointing CURRENT and ``__init__.py`` at it are three steps, so before
+    the first of them the target is recorded in ``.switching``. Finding that record with the target
+    version present means it was interrupted after the version was complete: the switch is finished
+    (rolled forward). With the target absent, nothing was published and the record is dropped.
+    Returns the version it pointed at, if any.
+    """
+    record = package / SWITCH_NAME
+    try:
+        target = record.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    if target in list_versions(package):
+        _point_package_at(package, target)
+        return target
+    record.unlink(missing_ok=True)
+    return None
+
+
+def _point_package_at(package: Path, version: str) -> None:
+    wanted = pointer_files(package, version)
+    stale = {f: t for f, t in wanted.items() if _read_or_none(package / f) != t}
+    if not stale:
+        (package / SWITCH_NAME).unlink(missing_ok=True)
+        return
+    _replace_atomically(package / SWITCH_NAME, version + "\n")
+    for filename, text in stale.items():
+        _replace_atomically(package / filename, text)
+    (package / SWITCH_NAME).unlink(missing_ok=True)
+    _fsync_dir(package)
+
+
+def _read_or_none(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (FileNotFoundError, UnicodeDecodeError):
+        return None
 
 
 def _replace_atomically(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=path.parent)
     try:
+        os.fchmod(fd, 0o644)  # mkstemp makes it private; CURRENT and __init__.py are read by others
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
             fh.flush()
@@ -207,7 +268,12 @@ def _remove_abandoned_temporaries(package: Path) -> None:
                 child.unlink(missing_ok=True)
 
 
-def build_manifest(plan: Plan, code_hash: str, packages: dict[str, str | None]) -> dict[str, Any]:
+def build_manifest(
+    plan: Plan,
+    code_hash: str,
+    packages: dict[str, str | None],
+    data_files: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """The lineage fields of DESIGN.md (name and version are added by :func:`publish`)."""
     return {
         "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -232,6 +298,7 @@ def build_manifest(plan: Plan, code_hash: str, packages: dict[str, str | None]) 
         },
         "parity_targets": [{"name": t.name, "cell": t.cell, "step": t.step} for t in plan.parity_targets],
         "metrics": [{"name": t.name, "cell": t.cell, "step": t.step} for t in plan.metric_targets],
+        "data_files": list(data_files or []),
     }
 
 
@@ -253,7 +320,14 @@ def package_versions(modules: tuple[str, ...]) -> dict[str, str | None]:
 
 
 def requirements_txt(packages: dict[str, str | None]) -> str:
-    lines = [f"{dist}=={version}" if version else f"{dist}  # not installed at build time"
-             for dist, version in packages.items()]
+    """Pinned requirements; a module no installed distribution provides is left as a comment.
+
+    Such a module is usually a local helper next to the notebook; a bare name would make
+    ``pip install -r`` fetch an unrelated package of the same name from PyPI.
+    """
+    lines = [
+        f"{dist}=={version}" if version else f"# {dist}: no installed distribution provides it at build time"
+        for dist, version in packages.items()
+    ]
     header = "# What the generated pipeline imports, pinned to the versions it was built with.\n"
     return header + "".join(line + "\n" for line in lines)
