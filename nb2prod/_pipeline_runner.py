@@ -18,16 +18,20 @@ import os
 import pickle
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import subprocess
+    from collections.abc import Iterator
 
+    from nb2prod._zygote import Zygote, ZygoteChild
     from nb2prod.errors import ExecutionError
 
 EXIT_RAISED = 3
+_RUNNING: dict[int, PipelineProcess] = {}  # pid -> pipeline not yet waited for or killed (Ctrl-C)
 
 # --- parent side ---------------------------------------------------------------------------------
 
@@ -36,7 +40,7 @@ EXIT_RAISED = 3
 class PipelineProcess:
     """A running pipeline; :meth:`wait` returns what ``run(**params)`` returned."""
 
-    process: subprocess.Popen[bytes]
+    process: subprocess.Popen[bytes] | ZygoteChild  # the latter forked by the zygote
     pipeline_path: Path
     capture_path: Path
     timeout: float | None
@@ -80,6 +84,7 @@ class PipelineProcess:
                 source=self.output[-4000:] or None,
             )
         finally:
+            _RUNNING.pop(self.process.pid, None)
             shutil.rmtree(self.workdir, ignore_errors=True)
 
     def kill(self) -> None:
@@ -94,6 +99,7 @@ class PipelineProcess:
             except ProcessLookupError:
                 pass
         self.process.wait()
+        _RUNNING.pop(self.process.pid, None)
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self) -> PipelineProcess:
@@ -165,17 +171,71 @@ def start_pipeline(
         argv += ["--seed", str(seed)]
         env["PYTHONHASHSEED"] = str(seed)
     pipeline_path = package_dir.parent.joinpath(*module.split(".")).with_suffix(".py")
-    with open(workdir / "output.log", "wb") as log:
-        process = subprocess.Popen(
-            argv,
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    return PipelineProcess(process, pipeline_path, capture_path, timeout, workdir, time.monotonic())
+    process: Any = None
+    if _zygote is not None:  # a forked child of an interpreter that already imported the libraries
+        from nb2prod._zygote import ZygoteError
+
+        try:
+            process = _zygote.spawn(argv[3:], cwd=Path(cwd), env=env, log=workdir / "output.log")
+        except ZygoteError:
+            process = None
+    if process is None:
+        with open(workdir / "output.log", "wb") as log:
+            process = subprocess.Popen(
+                argv,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+    proc = PipelineProcess(process, pipeline_path, capture_path, timeout, workdir, time.monotonic())
+    _RUNNING[process.pid] = proc
+    return proc
+
+
+def kill_all() -> None:
+    """Kill every pipeline started here and not yet finished (Ctrl-C while cases run in threads)."""
+    import signal
+
+    for proc in list(_RUNNING.values()):
+        if proc.process.poll() is None:
+            try:
+                os.killpg(proc.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+_zygote: Zygote | None = None  # set by :func:`zygote_for` while a parity run has several cases
+
+
+@contextmanager
+def zygote_for(modules: list[str], *, cwd: Path, seed: int | None) -> Iterator[None]:
+    """Within this block, :func:`start_pipeline` forks from a zygote that imported ``modules``.
+
+    Falls back silently to fresh interpreters where the zygote is unavailable (see ``_zygote``).
+    """
+    global _zygote
+    from nb2prod import _zygote as zygote_module
+
+    if not zygote_module.available() or _zygote is not None:
+        yield
+        return
+    env = dict(os.environ)
+    if seed is not None:
+        env["PYTHONHASHSEED"] = str(seed)
+    try:
+        zygote = zygote_module.Zygote(modules, cwd=cwd, env=env)
+    except OSError:
+        yield
+        return
+    _zygote = zygote
+    try:
+        yield
+    finally:
+        _zygote = None
+        zygote.close()
 
 
 def run_pipeline(
@@ -273,11 +333,13 @@ def main(argv: list[str] | None = None) -> int:
         return fail(exc, "run")
     if not isinstance(result, dict):
         return fail(TypeError(f"run() returned {type(result).__name__}, not a dict"), "result")
-    try:
-        data = pickle.dumps(result, protocol=5)
+    try:  # streamed into the file: a large result is never held twice in memory
+        fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump(result, fh, protocol=5)
     except Exception as exc:
+        Path(args.out).unlink(missing_ok=True)
         return fail(exc, "result")
-    _write_private(args.out, data)
     return 0
 
 

@@ -1,55 +1,45 @@
-"""From tagged cells to a :class:`~nb2prod.models.Plan`: roles, parameters, data flow, step order.
+"""From tagged cells to a :class:`~nb2prod.models.Plan`: roles, parsing, parameters, assembly.
 
-Every cell's names are replayed in notebook order (the order the notebook ran in). A step's inputs are
-the names it reads whose latest *exported* definition is another step or the parameters cell; a step's
-outputs are the names later steps or targets take from it. Steps run in notebook order unless data,
-``after:`` tags or in-place changes demand otherwise; a cycle among those is an error.
+Each cell gets a role (Kale's rule: an untagged cell continues the step above it), its magics are
+masked and its code parsed; the data flow between steps and their order come from
+:mod:`nb2prod.dataflow`. Everything a notebook contributes to generated code or to a path is checked
+here or in :mod:`nb2prod.tags`: names are identifiers, code compiles as the function body it becomes.
 """
 
 from __future__ import annotations
 
 import ast
-import heapq
 import keyword
 import re
-from dataclasses import dataclass, field
+import unicodedata
 from pathlib import Path
 
+from nb2prod.dataflow import MODULE_ROLES, RESERVED, CellCode, DataFlow, run_order
 from nb2prod.errors import AnalysisError, TagError
 from nb2prod.magics import mask_magics
-from nb2prod.models import Parameter, Plan, Step, Target
-from nb2prod.names import BUILTINS, is_display_only, printed_names, statement_events
+from nb2prod.models import Parameter, Plan, Step
+from nb2prod.names import is_display_only
 from nb2prod.notebook import Cell, SourceNotebook
 
-RESERVED = frozenset({"run", "main", "PARAMETERS"})
-MODULE_ROLES = ("imports", "functions")
+#: A parameter may not shadow run()'s own ``**unknown`` catch-all either.
+RESERVED_PARAMETERS = RESERVED | {"unknown"}
+#: Names the generated run(), main() and _parse_value() use; no step function may shadow them.
+GENERATED_NAMES = frozenset(
+    {"argparse", "ast", "bool", "dict", "float", "int", "isinstance", "list", "object", "print"}
+    | {"sorted", "str", "tuple", "type", "SyntaxError", "TypeError", "ValueError", "set"}
+)
 
 
 def module_name(path: Path) -> str:
-    """The notebook's file stem as a Python identifier: ``01-churn model.ipynb`` -> ``nb_01_churn_model``."""
-    name = re.sub(r"\W+", "_", path.stem).strip("_").lower() or "notebook"
+    """The notebook's file stem as an ASCII Python identifier: ``01-Données.ipynb`` -> ``nb_01_donnees``.
+
+    The name becomes a folder under ``--out`` and an import path, so nothing but ``[a-z0-9_]`` survives.
+    """
+    ascii_stem = unicodedata.normalize("NFKD", path.stem).encode("ascii", "ignore").decode("ascii")
+    name = re.sub(r"[^0-9a-z_]+", "_", ascii_stem.lower()).strip("_") or "notebook"
     if name[0].isdigit():
         name = f"nb_{name}"
     return f"{name}_" if keyword.iskeyword(name) else name
-
-
-@dataclass
-class _CellCode:
-    cell: Cell
-    role: str  # "step", "parameters", "imports", "functions", "skip", "unexported", "metrics"
-    step: str | None
-    tree: ast.Module | None
-    code: str  # masked code
-    kept: list[ast.stmt] = field(default_factory=list)  # statements that stay in place
-    hoisted: list[str] = field(default_factory=list)  # import statements moved to the header
-    drop_lines: set[int] = field(default_factory=set)
-
-
-@dataclass
-class _Writer:
-    kind: str  # "step", "parameters", "module"
-    step: str | None
-    cell: int
 
 
 def analyse(nb: SourceNotebook) -> Plan:
@@ -57,9 +47,9 @@ def analyse(nb: SourceNotebook) -> Plan:
     cells = _assign_roles(nb)
     parsed = [_parse(nb, c) for c in cells]
     parameters = _parameters(nb, parsed)
-    flow = _DataFlow(nb, parsed)
+    flow = DataFlow(nb, parsed)
     flow.replay()
-    order = _run_order(nb, flow)
+    order = run_order(nb, flow)
     steps = _steps(flow, parsed, order)
     modules = _imported_modules(parsed)
     return Plan(
@@ -93,9 +83,18 @@ def _assign_roles(nb: SourceNotebook) -> list[tuple[Cell, str, str | None]]:
         else:
             roles.append((cell, "step" if current else "unexported", current))
     _one_parameters_cell(nb, [c.index for c, role, _ in roles if role == "parameters"])
-    if not any(role == "step" for _, role, _ in roles):
+    if not nb.cells:
         raise TagError(
-            "the notebook has no 'step:NAME' (or Kale 'block:NAME') tag, so there is nothing to export.",
+            "the notebook has no code cells, so there is nothing to export.",
+            path=nb.display_path,
+            hint="add the notebook's code, tag the first cell of each stage 'step:NAME', "
+            "then build again.",
+        )
+    if not any(role == "step" for _, role, _ in roles):
+        count = f"{len(nb.cells)} code cell" + ("s" if len(nb.cells) > 1 else "")
+        raise TagError(
+            f"the notebook has no 'step:NAME' (or Kale 'block:NAME') tag in its {count}, so "
+            "there is nothing to export.",
             path=nb.display_path,
             hint="tag the first cell of each pipeline stage, e.g. 'step:load', 'step:train'.",
         )
@@ -120,7 +119,7 @@ def notebook_parameters(nb: SourceNotebook) -> tuple[Parameter, ...]:
     return _parameters(nb, [_parse(nb, (c, "parameters", None)) for c in cells])
 
 
-def _parse(nb: SourceNotebook, item: tuple[Cell, str, str | None]) -> _CellCode:
+def _parse(nb: SourceNotebook, item: tuple[Cell, str, str | None]) -> CellCode:
     cell, role, step = item
     exported = role in ("step", *MODULE_ROLES)
     masked = mask_magics(cell.source)
@@ -146,7 +145,7 @@ def _parse(nb: SourceNotebook, item: tuple[Cell, str, str | None]) -> _CellCode:
         tree = ast.parse(masked.code)
     except SyntaxError as err:
         if not exported and role != "parameters":
-            return _CellCode(cell, role, step, None, masked.code)
+            return CellCode(cell, role, step, None, masked.code)
         raise AnalysisError(
             f"syntax error: {err.msg}.",
             path=nb.display_path,
@@ -154,7 +153,9 @@ def _parse(nb: SourceNotebook, item: tuple[Cell, str, str | None]) -> _CellCode:
             line=err.lineno,
             hint="fix the cell so it runs in Jupyter, or tag it 'skip'.",
         ) from None
-    parsed = _CellCode(cell, role, step, tree, masked.code)
+    if exported or role == "parameters":
+        _check_compiles(nb, cell, tree, role)
+    parsed = CellCode(cell, role, step, tree, masked.code)
     line_owners: dict[int, int] = {}
     for stmt in tree.body:
         for line in range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1):
@@ -173,7 +174,27 @@ def _parse(nb: SourceNotebook, item: tuple[Cell, str, str | None]) -> _CellCode:
     return parsed
 
 
-def _parameters(nb: SourceNotebook, parsed: list[_CellCode]) -> tuple[Parameter, ...]:
+def _check_compiles(nb: SourceNotebook, cell: Cell, tree: ast.Module, role: str) -> None:
+    """Errors only the compiler sees (``return`` or ``yield`` outside a function, top-level ``await``):
+    the cell must be valid where it goes, a module or a step's function body."""
+    try:
+        compile(tree, f"<cell {cell.index}>", "exec", dont_inherit=True)
+    except SyntaxError as err:
+        awaits = "await" in (err.msg or "")
+        raise AnalysisError(
+            f"syntax error: {err.msg}.",
+            path=nb.display_path,
+            cell=cell.index,
+            line=err.lineno,
+            hint="top-level await works in Jupyter but not in a pipeline: wrap the coroutine in "
+            "asyncio.run(...)."
+            if awaits
+            else f"a {role} cell is plain module code; move the statement into a function, or tag "
+            "the cell 'skip'.",
+        ) from None
+
+
+def _parameters(nb: SourceNotebook, parsed: list[CellCode]) -> tuple[Parameter, ...]:
     found: dict[str, Parameter] = {}
     for p in parsed:
         if p.role != "parameters" or p.tree is None:
@@ -206,7 +227,7 @@ def _parameters(nb: SourceNotebook, parsed: list[_CellCode]) -> tuple[Parameter,
                 ) from None
             type_name = annotation or type(default).__name__
             found[target.id] = Parameter(target.id, default, type_name, ast.unparse(value), p.cell.index)
-            if target.id in RESERVED:
+            if target.id in RESERVED_PARAMETERS or target.id.startswith("_nb2prod"):
                 raise AnalysisError(
                     f"parameter name {target.id!r} is reserved by the generated module.",
                     path=nb.display_path,
@@ -217,261 +238,31 @@ def _parameters(nb: SourceNotebook, parsed: list[_CellCode]) -> tuple[Parameter,
     return tuple(found.values())
 
 
-class _DataFlow:
-    """Replays every cell's name events in notebook order and records who feeds whom."""
-
-    def __init__(self, nb: SourceNotebook, parsed: list[_CellCode]) -> None:
-        self.nb = nb
-        self.parsed = parsed
-        self.writer: dict[str, _Writer] = {}  # latest exported definition of each name
-        self.hidden_writer: dict[str, int] = {}  # latest skipped/unexported definition, by cell
-        self.hidden_since: dict[str, int] = {}  # hidden change after the latest exported one
-        self.readers: dict[str, set[str]] = {}  # steps that read the current exported version
-        self.written: dict[str, dict[str, None]] = {}  # step -> names it writes, in order
-        self.inputs: dict[str, dict[str, None]] = {}
-        self.needed: dict[str, set[str]] = {}  # step -> names others take from it
-        self.deps: dict[str, dict[str, str]] = {}  # step -> {step it runs after: why}
-        self.cells: dict[str, list[int]] = {}
-        self.after: dict[str, dict[str, int]] = {}  # step -> {after-name: cell}
-        self.targets: list[Target] = []
-        self.warnings: list[str] = []
-        self.module_names: set[str] = set()
-        for p in parsed:
-            for stmt in p.kept:
-                hoisted = p.role == "step" and isinstance(stmt, ast.Import | ast.ImportFrom)
-                if p.role in MODULE_ROLES or hoisted:
-                    self.module_names.update(
-                        e.name for e in statement_events(stmt) if e.kind == "write"
-                    )
-        self.star_import = "*" in self.module_names
-        clash = sorted(self.module_names & RESERVED)
-        if clash:
-            raise AnalysisError(
-                f"module-level name {clash[0]!r} clashes with the generated module's own {clash[0]}().",
-                path=nb.display_path,
-                hint="rename it in the notebook.",
-            )
-
-    def replay(self) -> None:
-        for p in self.parsed:
-            if p.role == "step":
-                assert p.step is not None
-                self.cells.setdefault(p.step, []).append(p.cell.index)
-                for name in p.cell.tags.after:
-                    self.after.setdefault(p.step, {})[name] = p.cell.index
-            for stmt in p.kept if p.tree is not None else []:
-                hoisted = p.role == "step" and isinstance(stmt, ast.Import | ast.ImportFrom)
-                for event in statement_events(stmt):
-                    self._event(p, event.kind, event.name, event.line, module=hoisted)
-            self._targets(p)
-
-    def _event(self, p: _CellCode, kind: str, name: str, line: int, *, module: bool) -> None:
-        role = "module" if module or p.role in MODULE_ROLES else p.role
-        if kind == "read":
-            if role == "step":
-                self._step_reads(p, name, line)
-            elif role == "module":
-                self._module_reads(p, name, line)
-            return
-        if role in ("skip", "unexported", "metrics"):
-            # A method call in a plot or EDA cell is not a definition; only plain writes count here.
-            if kind != "mutate":
-                self.hidden_writer[name] = p.cell.index
-                if name in self.writer:
-                    self.hidden_since[name] = p.cell.index
-            return
-        if kind == "del":
-            self.writer.pop(name, None)
-            return
-        if kind == "mutate":
-            current = self.writer.get(name)
-            if role != "step" or current is None or current.kind == "module":
-                return  # `np.random.seed(0)` changes a module, not the data flowing between steps
-        self.hidden_since.pop(name, None)
-        if role == "step":
-            step = p.step
-            assert step is not None
-            previous = self.writer.get(name)
-            if previous and previous.kind == "step" and previous.step != step:
-                self._depend(step, previous.step, f"both change {name!r}")  # type: ignore[arg-type]
-            for reader in self.readers.get(name, set()) - {step}:
-                self._depend(step, reader, f"{reader!r} reads {name!r} before {step!r} changes it")
-            self.written.setdefault(step, {})[name] = None
-            self.writer[name] = _Writer("step", step, p.cell.index)
-        else:
-            self.writer[name] = _Writer(role, None, p.cell.index)
-        self.readers[name] = set()
-
-    def _step_reads(self, p: _CellCode, name: str, line: int) -> None:
-        step = p.step
-        assert step is not None
-        writer = self.writer.get(name)
-        if writer is None:
-            self._undefined(p, name, line)
-            return
-        if name in self.hidden_since:
-            self.warnings.append(
-                f"{self.nb.display_path}, cell {self.hidden_since[name]}: this unexported cell changes "
-                f"{name!r}, which step {step!r} reads in cell {p.cell.index}; the pipeline never runs "
-                "that change."
-            )
-            del self.hidden_since[name]
-        self.readers.setdefault(name, set()).add(step)
-        if writer.kind == "step" and writer.step == step:
-            return
-        if writer.kind == "module":
-            return
-        if name in self.written.get(step, {}):
-            raise AnalysisError(
-                f"step {step!r} reads {name!r}, which cell {writer.cell} (step {writer.step!r}) "
-                f"redefined between two cells of {step!r}.",
-                path=self.nb.display_path,
-                cell=p.cell.index,
-                line=line,
-                hint=f"give the later cells of {step!r} a step of their own.",
-            )
-        self.inputs.setdefault(step, {})[name] = None
-        if writer.kind == "step":
-            assert writer.step is not None
-            self.needed.setdefault(writer.step, set()).add(name)
-            self._depend(step, writer.step, f"{step!r} reads {name!r} from {writer.step!r}")
-
-    def _module_reads(self, p: _CellCode, name: str, line: int) -> None:
-        writer = self.writer.get(name)
-        if name in self.module_names or name in BUILTINS or self.star_import:
-            if writer is None or writer.kind == "module":
-                return
-        source = f"step {writer.step!r}" if writer and writer.step else "the parameters cell"
-        raise AnalysisError(
-            f"{p.role} cell reads {name!r}, which "
-            + (f"{source} defines (cell {writer.cell})" if writer else "no exported cell defines")
-            + "; module-level code cannot see a step's variables.",
-            path=self.nb.display_path,
-            cell=p.cell.index,
-            line=line,
-            hint=f"pass {name!r} to the function as an argument.",
-        )
-
-    def _undefined(self, p: _CellCode, name: str, line: int) -> None:
-        if name in self.module_names or self.star_import:
-            return
-        if name in self.hidden_writer:
-            raise AnalysisError(
-                f"step {p.step!r} reads {name!r}, but only cell {self.hidden_writer[name]}, which is "
-                "not exported (skipped or before the first step), defines it.",
-                path=self.nb.display_path,
-                cell=p.cell.index,
-                line=line,
-                hint=f"move the definition of {name!r} into a step, or remove the 'skip' tag from "
-                f"cell {self.hidden_writer[name]}.",
-            )
-        if name in BUILTINS:
-            return
-        raise AnalysisError(
-            f"step {p.step!r} reads {name!r}, which no cell above defines.",
-            path=self.nb.display_path,
-            cell=p.cell.index,
-            line=line,
-            hint="define it in an earlier step or the parameters cell (it would raise NameError).",
-        )
-
-    def _targets(self, p: _CellCode) -> None:
-        tags = p.cell.tags
-        wanted = [(v, "parity") for v in tags.parity] + [(v, "metric") for v in tags.metrics]
-        if tags.kale_metrics and p.tree is not None:
-            wanted += [(v, "metric") for v in printed_names(p.tree)]
-        for var, kind in wanted:
-            writer = self.writer.get(var)
-            if writer is None:
-                where = self.hidden_writer.get(var)
-                raise AnalysisError(
-                    f"{kind} target {var!r} is "
-                    + (f"only defined by cell {where}, which is not exported." if where is not None
-                       else "never defined by a cell at or above this one."),
-                    path=self.nb.display_path,
-                    cell=p.cell.index,
-                    hint=f"tag the cell that computes {var!r} as part of a step.",
-                )
-            clash = next((t for t in self.targets if t.name == var), None)
-            if clash:
-                raise TagError(
-                    f"{var!r} is declared as a target twice (cells {clash.cell} and {p.cell.index}).",
-                    path=self.nb.display_path,
-                    cell=p.cell.index,
-                    hint="keep one parity/metric tag per variable.",
-                )
-            if writer.kind == "step":
-                assert writer.step is not None
-                self.needed.setdefault(writer.step, set()).add(var)
-            self.targets.append(Target(var, kind, p.cell.index, writer.step))
-
-    def _depend(self, step: str, on: str, why: str) -> None:
-        self.deps.setdefault(step, {}).setdefault(on, why)
-
-
-def _run_order(nb: SourceNotebook, flow: _DataFlow) -> list[str]:
-    """Topological order of the steps, ties broken by where each step starts in the notebook."""
-    first = {step: cells[0] for step, cells in flow.cells.items()}
-    for step, names in flow.after.items():
-        for name, cell in names.items():
-            if name not in first:
-                known = ", ".join(sorted(first))
-                raise TagError(
-                    f"'after:{name}' names a step that does not exist (steps: {known}).",
-                    path=nb.display_path,
-                    cell=cell,
-                    hint="fix the step name, or tag a cell 'step:" + name + "'.",
-                )
-            if name != step:
-                flow.deps.setdefault(step, {}).setdefault(name, f"'after:{name}' on {step!r}")
-    pending = {s: set(flow.deps.get(s, {})) - {s} for s in first}
-    ready = [(first[s], s) for s, d in pending.items() if not d]
-    heapq.heapify(ready)
-    order: list[str] = []
-    while ready:
-        _, step = heapq.heappop(ready)
-        order.append(step)
-        for other, deps in pending.items():
-            if step in deps:
-                deps.discard(step)
-                if not deps:
-                    heapq.heappush(ready, (first[other], other))
-    if len(order) < len(first):
-        cycle = _find_cycle({s: d for s, d in pending.items() if d})
-        why = "; ".join(flow.deps[a][b] for a, b in zip(cycle, cycle[1:], strict=False))
-        raise AnalysisError(
-            f"steps {' -> '.join(repr(s) for s in cycle)} form a cycle ({why}).",
-            path=nb.display_path,
-            cell=first[cycle[0]],
-            hint="reorder the cells, split a step, or remove an 'after:' tag so each step only "
-            "needs steps before it.",
-        )
-    return order
-
-
-def _find_cycle(graph: dict[str, set[str]]) -> list[str]:
-    node = min(graph)
-    path = [node]
-    while True:
-        node = min(graph[node])
-        if node in path:
-            return path[path.index(node) :] + [node]
-        path.append(node)
-
-
-def _steps(flow: _DataFlow, parsed: list[_CellCode], order: list[str]) -> tuple[Step, ...]:
-    taken = set(flow.writer) | flow.module_names | RESERVED | {n for w in flow.written.values() for n in w}
+def _steps(flow: DataFlow, parsed: list[CellCode], order: list[str]) -> tuple[Step, ...]:
+    taken = (
+        set(flow.writer)
+        | flow.module_names
+        | RESERVED
+        | GENERATED_NAMES
+        | {n for w in flow.written.values() for n in w}
+        | _names_in(parsed)
+    )
+    by_step: dict[str, list[CellCode]] = {}
+    for p in parsed:
+        if p.role == "step" and p.step is not None:
+            by_step.setdefault(p.step, []).append(p)
     steps = []
+    used: set[str] = set()
     for name in order:
-        function = name
-        while function in taken:
+        function = name  # a step's function must not shadow any name the module uses
+        while function in taken or function in used or (function in by_step and function != name):
             function += "_step"
+        used.add(function)
         code = "\n\n".join(
-            f"# cell {p.cell.index}\n{kept}"
-            for p in parsed
-            if p.role == "step" and p.step == name and (kept := _kept_code(p))
+            f"# cell {p.cell.index}\n{kept}" for p in by_step.get(name, []) if (kept := _kept_code(p))
         )
         needed = flow.needed.get(name, set())
+        deps = flow.deps.get(name, {})
         steps.append(
             Step(
                 name=name,
@@ -481,20 +272,31 @@ def _steps(flow: _DataFlow, parsed: list[_CellCode], order: list[str]) -> tuple[
                 inputs=tuple(flow.inputs.get(name, {})),
                 outputs=tuple(n for n in flow.written.get(name, {}) if n in needed),
                 after=tuple(flow.after.get(name, {})),
-                depends_on=tuple(s for s in order if s in flow.deps.get(name, {})),
+                depends_on=tuple(s for s in order if s in deps),
             )
         )
     return tuple(steps)
 
 
-def _kept_code(p: _CellCode) -> str:
+def _names_in(parsed: list[CellCode]) -> set[str]:
+    """Every plain name the exported code mentions (``print``, ``len``, its own variables)."""
+    return {
+        node.id
+        for p in parsed
+        if p.tree is not None and p.role in ("step", "parameters", *MODULE_ROLES)
+        for node in ast.walk(p.tree)
+        if isinstance(node, ast.Name)
+    }
+
+
+def _kept_code(p: CellCode) -> str:
     lines = [line for i, line in enumerate(p.code.splitlines(), 1) if i not in p.drop_lines]
     while lines and not lines[0].strip():
         lines.pop(0)
     return "\n".join(lines).rstrip()
 
 
-def _header(parsed: list[_CellCode]) -> str:
+def _header(parsed: list[CellCode]) -> str:
     future: list[str] = []
     body: list[str] = []
     for p in parsed:
@@ -505,7 +307,7 @@ def _header(parsed: list[_CellCode]) -> str:
     return "\n".join(dict.fromkeys(s for s in [*future, *body] if s.strip()))
 
 
-def _imported_modules(parsed: list[_CellCode]) -> tuple[str, ...]:
+def _imported_modules(parsed: list[CellCode]) -> tuple[str, ...]:
     modules: dict[str, None] = {}
     for p in parsed:
         if p.tree is None or p.role not in ("step", *MODULE_ROLES):

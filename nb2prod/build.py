@@ -12,7 +12,7 @@ from pathlib import Path
 
 from nb2prod import __version__
 from nb2prod.analysis import analyse, module_name
-from nb2prod.codegen import format_code, generate_source
+from nb2prod.codegen import format_codes, generate_source
 from nb2prod.errors import EXIT_CHECK_FAILED, EXIT_OK, NotebookError, VersionError
 from nb2prod.lineage import data_files
 from nb2prod.models import Plan
@@ -21,6 +21,7 @@ from nb2prod.versions import (
     build_manifest,
     code_sha256,
     current_version,
+    guard_out_dir,
     package_versions,
     publish,
     read_manifest,
@@ -140,10 +141,26 @@ def build(
     check: bool = False,
     root: Path | None = None,
     on_progress: Callable[[str], None] | None = None,
+    strict: bool = False,
 ) -> BuildReport:
-    """Build (or with ``check``, only compare) every notebook under ``paths`` into ``out_dir``."""
+    """Build (or with ``check``, only compare) every notebook under ``paths`` into ``out_dir``.
+
+    Unseeded randomness in exported code is a warning; with ``strict`` it is an error, raised
+    before anything is written.
+    """
+    from nb2prod.randomness import build_hints
+
     report = BuildReport(check=check)
-    for item in prepare(paths, out_dir, root):
+    items = prepare(paths, out_dir, root)
+    report.warnings.extend(build_hints(items, root, strict=strict))
+    if not check:  # before the first write: no module may be written through a symbolic link
+        guard_out_dir(out_dir, [i.plan.name for i in items if isinstance(i, Prepared)])
+    # black is most of a build: format every module that will be published at once (in parallel)
+    pending = [] if check else [
+        i for i in items if isinstance(i, Prepared) and staleness(out_dir, i.plan, i.code_hash)
+    ]
+    bodies = format_codes([(i.source, i.plan) for i in pending])  # lazily, in this order
+    for item in items:
         if isinstance(item, BuildRow):
             report.rows.append(replace(item, status="current" if check else "unchanged"))
             continue
@@ -172,7 +189,7 @@ def build(
             report.warnings.extend(data_warnings)
             manifest = build_manifest(plan, item.code_hash, packages, data)
             files = {"requirements.txt": requirements_txt(packages)}
-            body = format_code(item.source, plan)
+            body = next(bodies)
             published = publish(out_dir, plan, body, files, manifest)
             version, status = published.version, published.status
         report.rows.append(

@@ -40,8 +40,8 @@ def handles_errors(command: F) -> F:
         except Nb2ProdError as err:
             click.echo(f"Error: {err.message}", err=True)
             sys.exit(err.exit_code)
-        except KeyboardInterrupt:
-            click.echo("Interrupted.", err=True)
+        except KeyboardInterrupt as err:
+            click.echo(f"Interrupted: {err}" if str(err) else "Interrupted.", err=True)
             sys.exit(EXIT_INTERRUPTED)
 
     return wrapper  # type: ignore[return-value]
@@ -72,15 +72,18 @@ def cli() -> None:
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--out", type=click.Path(file_okay=False), help="Output folder (default: generated/).")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if generated code is stale or missing.")
+@click.option("--strict", is_flag=True, help="Unseeded randomness in exported code is an error (exit 2).")
 @handles_errors
-def build(paths: tuple[str, ...], out: str | None, check: bool) -> None:
+def build(paths: tuple[str, ...], out: str | None, check: bool, strict: bool) -> None:
     """Build each tagged notebook under PATHS into a versioned pipeline module."""
     from nb2prod.build import build as run_build
 
-    report = run_build(_paths(paths), _out_dir(out), check=check)
+    report = run_build(_paths(paths), _out_dir(out), check=check, strict=strict)
     console = _console()
+    from rich.markup import escape
+
     for warning in report.warnings:
-        _console(stderr=True).print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+        _console(stderr=True).print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
     from rich.table import Table
 
     table = Table(title=None, show_edge=False, header_style="bold")
@@ -163,6 +166,10 @@ def run(
     """Execute NOTEBOOK with papermill and keep the executed copy as evidence."""
     from nb2prod.run import run_notebook
 
+    if seed is None:  # [tool.nb2prod] seed, as `nb2prod test` reads it
+        from nb2prod.config import load_config
+
+        seed = load_config().seed
     sets = _param_sets(parameters, parameters_file) or [("defaults", {})]
     console = _console(stderr=True)
     for set_id, raw in sets:
@@ -193,6 +200,10 @@ def run(
 @click.option("--out", type=click.Path(file_okay=False), help="Generated folder (default: generated/).")
 @_timeout_option
 @_seed_option
+@click.option("--dask", "dask", metavar="ADDRESS", default=None,
+              help="Run the cases on this Dask scheduler, e.g. tcp://host:8786 ('' runs locally).")
+@click.option("--dask-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Seconds the whole --dask run may take (default 3600); unfinished cases are errors.")
 @handles_errors
 def test(
     paths: tuple[str, ...],
@@ -207,6 +218,8 @@ def test(
     out: str | None,
     timeout: float | None,
     seed: int | None,
+    dask: str | None,
+    dask_timeout: float | None,
 ) -> None:
     """Prove each notebook's generated pipeline predicts what the notebook predicts."""
     from nb2prod.config import load_config
@@ -214,6 +227,8 @@ def test(
     from nb2prod.report import print_console, write_html, write_junit, write_markdown
 
     config = load_config()
+    address = config.dask if dask is None else dask
+    run = _dask_runner(address, dask_timeout, config.root) if address else run_parity
     out_dir = Path(out) if out else config.out_dir
     cases, stale = plan_jobs(
         _paths(paths),
@@ -225,7 +240,7 @@ def test(
     console = _console()
     progress = _progress(_console(stderr=True))
     with progress or _nothing():
-        report = run_parity(
+        report = run(
             cases,
             stale=stale,
             rtol=config.rtol if rtol is None else rtol,
@@ -241,6 +256,28 @@ def test(
             write(report, Path(path))
             console.print(f"wrote {path}")
     sys.exit(report.exit_code)
+
+
+def _dask_runner(address: str, deadline: float | None, root: Path) -> Callable[..., Any]:
+    """A stand-in for run_parity that sends the cases to a Dask scheduler (``-j`` does not apply)."""
+    from nb2prod.distributed import import_distributed, run_parity_dask
+
+    import_distributed()  # says how to install it before anything runs
+    console = _console(stderr=True)
+
+    def warn(text: str) -> None:
+        from rich.markup import escape
+
+        console.print(f"[yellow]warning:[/] {escape(text)}", soft_wrap=True)
+
+    def run(jobs: Any, **options: Any) -> Any:
+        keep = ("stale", "rtol", "atol", "timeout", "seed", "progress")
+        return run_parity_dask(
+            jobs, address=address, root=root, deadline=deadline, warn=warn,
+            **{k: v for k, v in options.items() if k in keep},
+        )
+
+    return run
 
 
 def _progress(console: Any) -> Any:

@@ -113,3 +113,25 @@ class ExecutionError(Nb2ProdError):
         self.ename = ename
         self.evalue = evalue
         super().__init__(reason, path=path, cell=cell, line=line, hint=hint)
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C while a notebook cell ran, with the cell named.
+
+    Deliberately a ``KeyboardInterrupt``, not an ``Nb2ProdError``: no ``except Exception`` on the way
+    up may swallow a user's Ctrl-C. The CLI shows it and exits 130.
+    """
+
+    exit_code = EXIT_INTERRUPTED
+
+    def __init__(self, path: str, cell: int | None, others: tuple[str, ...] = ()) -> None:
+        self.path = path
+        self.cell = cell
+        self.others = others
+        what = f"{path}, cell {cell}" if cell is not None else path
+        verb = "was running" if cell is not None or others else "was starting"
+        also = f" (and {', '.join(others)})" if others else ""
+        super().__init__(f"{what}{also} {verb}; kernels were stopped and nothing was compared.")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.path, self.cell, self.others))

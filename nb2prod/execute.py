@@ -10,21 +10,39 @@ and rich load only inside these functions.
 from __future__ import annotations
 
 import copy
-import os
-import pickle
+import secrets
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nb2prod._kernel import (
+    DEFAULT_KERNEL,
+    ENGINE_NAME,
+    START_TIMEOUT,
+    Run,
+    choose_kernel,
+    quiet_papermill_logger,
+    register_engine,
+    short_tmp,
+    stop_all_kernels,
+    track,
+    untrack,
+)
 from nb2prod._pipeline_runner import PipelineProcess, run_pipeline, start_pipeline
-from nb2prod.errors import ExecutionError, Nb2ProdError, UsageError
+from nb2prod.captures import capture_source, load_captures, verified_pickle
+from nb2prod.errors import ExecutionError, Interrupted, Nb2ProdError, UsageError
 
-__all__ = ["Execution", "PipelineProcess", "execute_notebook", "run_pipeline", "start_pipeline"]
+__all__ = [
+    "Execution",
+    "PipelineProcess",
+    "execute_notebook",
+    "run_pipeline",
+    "start_pipeline",
+    "verified_pickle",
+]
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
@@ -34,10 +52,6 @@ CAPTURE_TAG = "nb2prod-capture"
 SEED_TAG = "nb2prod-seed"
 PARAMETERS_TAG = "parameters"
 KALE_PARAMETERS_TAG = "pipeline-parameters"
-ENGINE_NAME = "nb2prod"
-START_TIMEOUT = 60  # seconds; a cold kernel on a loaded 2-core CI box can take several
-DEFAULT_KERNEL = "python3"
-SHUTDOWN_WAIT = 2.0  # seconds for a graceful kernel stop: SIGTERM at half, SIGKILL at the end
 
 
 @dataclass
@@ -59,34 +73,6 @@ class _Slot:
     index: int | None  # the user's cell index (for "capture": the captured cell)
 
 
-@dataclass
-class _Run:
-    """State one execution shares with its engine, kernel manager and progress bar."""
-
-    runtime_dir: str  # private: the kernel's connection file and IPC sockets
-    env: dict[str, str]  # added to the kernel's environment
-    hidden: set[int] = field(default_factory=set)  # injected cells the progress bar skips
-    current: int | None = None  # index (in the executed copy) of the cell last started
-    abort: bool = False  # a cell was cut short: kill the kernel instead of asking it to stop
-    kernels: list[subprocess.Popen[bytes]] = field(default_factory=list)
-    progress: Any = None
-    task: Any = None
-
-    def cell_started(self, index: int | None) -> None:
-        self.current = index
-
-    def cell_ended(self, index: int | None) -> None:
-        from nbclient.exceptions import CellExecutionError
-
-        # papermill calls this from a `finally`: an exception in flight that is not a cell's own
-        # error (timeout, dead kernel, Ctrl-C) means the kernel may be mid-cell.
-        exc = sys.exc_info()[1]
-        if exc is not None and not isinstance(exc, CellExecutionError):
-            self.abort = True
-        if self.progress is not None and index not in self.hidden:
-            self.progress.advance(self.task)
-
-
 def _hidden_cell(source: str, tag: str, key: str) -> NotebookNode:
     import nbformat
 
@@ -95,28 +81,6 @@ def _hidden_cell(source: str, tag: str, key: str) -> NotebookNode:
     cell.metadata["nb2prod"] = {key: True}
     cell.metadata["jupyter"] = {"source_hidden": True, "outputs_hidden": True}
     return cell
-
-
-def _capture_source(var: str, base: Path) -> str:
-    """A cell pickling ``var`` to ``base.pkl`` (atomically), or noting it missing or unpicklable."""
-    return f"""\
-# nb2prod: capture {var!r} after the cell above (hidden; removed from the executed notebook)
-def _nb2prod_capture(name, base):
-    import os, pickle
-    ns = globals()
-    if name not in ns:
-        open(base + ".missing", "w").close()
-        return
-    try:
-        with open(base + ".tmp", "wb") as fh:
-            pickle.dump(ns[name], fh, protocol=5)
-        os.replace(base + ".tmp", base + ".pkl")
-    except Exception as exc:
-        with open(base + ".error", "w") as fh:
-            fh.write(f"{{type(exc).__name__}}: {{exc}}")
-_nb2prod_capture({var!r}, {str(base)!r})
-del _nb2prod_capture
-"""
 
 
 def _seed_source(seed: int) -> str:
@@ -142,6 +106,7 @@ def _prepare(
     capture_root: Path,
     seed: int | None,
     parameters_cell: int | None,
+    key: str = "",
 ) -> tuple[NotebookNode, list[_Slot]]:
     """Copy ``nb``; tag its parameters cell; add seed, capture and papermill's parameters cells."""
     import nbformat
@@ -179,7 +144,7 @@ def _prepare(
     for i, cell in enumerate(work.cells):
         add(cell, _Slot("cell", i))
         for k in after.get(i, []):
-            source = _capture_source(captures[k][1], capture_root / str(k))
+            source = capture_source(captures[k][1], capture_root / str(k), key)
             add(_hidden_cell(source, CAPTURE_TAG, "capture"), _Slot("capture", i))
     work.cells = cells
 
@@ -188,119 +153,6 @@ def _prepare(
         work = parameterize_notebook(work, params, kernel_name=DEFAULT_KERNEL, language="python")
     order = [slots.get(id(cell), _Slot("parameters", None)) for cell in work.cells]
     return work, order
-
-
-def _kernel_name(nb: NotebookNode, requested: str | None) -> str:
-    """The notebook's kernel when it is installed here, else ``python3`` (this interpreter).
-
-    A kernelspec name saved on a laptop ("Python (churn)") rarely exists on CI; parity compares
-    against a pipeline run by this interpreter anyway, which is what ``python3`` runs.
-    """
-    if requested:
-        return requested
-    name = (nb.metadata.get("kernelspec") or {}).get("name")
-    if not name or name == DEFAULT_KERNEL:
-        return DEFAULT_KERNEL
-    from jupyter_client.kernelspec import KernelSpecManager
-
-    return name if name in KernelSpecManager().find_kernel_specs() else DEFAULT_KERNEL
-
-
-def _kernel_manager_class(run: _Run) -> type:
-    """An AsyncKernelManager on the IPC transport with its files in ``run.runtime_dir``.
-
-    IPC keeps ipykernel from printing "Kernel is running over TCP without encryption", needs no
-    network, and keeps connection files out of the user's Jupyter runtime directory.
-    """
-    from jupyter_client import AsyncKernelManager
-
-    class Nb2ProdKernelManager(AsyncKernelManager):
-        async def _async_pre_start_kernel(self, **kw: Any) -> Any:
-            self.transport = "ipc"
-            self.cache_ports = False
-            self.connection_file = os.path.join(run.runtime_dir, "kernel.json")
-            self.ip = os.path.join(run.runtime_dir, "k")
-            # ipykernel 7 sometimes hangs flushing IOPub after its shutdown reply; SIGTERM it after
-            # 1 s instead of jupyter_client's 2.5 s (a clean stop takes 0.2-0.4 s).
-            self.shutdown_wait_time = SHUTDOWN_WAIT
-            if run.env:
-                kw["env"] = {**(kw.get("env") or os.environ), **run.env}
-            return await super()._async_pre_start_kernel(**kw)
-
-        async def _async_post_start_kernel(self, **kw: Any) -> None:
-            process = getattr(self.provisioner, "process", None)
-            if process is not None:
-                run.kernels.append(process)
-            await super()._async_post_start_kernel(**kw)
-
-        async def shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
-            # A graceful stop of a kernel stuck in a cell makes ipykernel print a traceback.
-            await super().shutdown_kernel(now=now or run.abort, restart=restart)
-
-        async def _async_interrupt_kernel(self) -> None:
-            # jupyter_client sends SIGINT before every shutdown; an idle kernel then logs
-            # "KeyboardInterrupt caught in kernel" and may take seconds to exit.
-            if not getattr(self, "shutting_down", False):
-                await super()._async_interrupt_kernel()
-
-    return Nb2ProdKernelManager
-
-
-def _register_engine() -> None:
-    """Register papermill engine ``nb2prod``: NBClientEngine whose manager reports each cell."""
-    from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
-    from papermill.exceptions import PapermillException
-
-    try:
-        papermill_engines.get_engine(ENGINE_NAME)
-        return
-    except PapermillException:
-        pass
-
-    class Manager(NotebookExecutionManager):
-        def __init__(self, nb: Any, run: _Run, **kw: Any) -> None:
-            super().__init__(nb, progress_bar=False, **kw)
-            self.run = run
-
-        def cell_start(self, cell: Any, cell_index: int | None = None, **kw: Any) -> None:
-            self.run.cell_started(cell_index)
-            super().cell_start(cell, cell_index, **kw)
-
-        def cell_complete(self, cell: Any, cell_index: int | None = None, **kw: Any) -> None:
-            self.run.cell_ended(cell_index)
-            super().cell_complete(cell, cell_index, **kw)
-
-    class Engine(NBClientEngine):
-        @classmethod
-        def execute_notebook(  # type: ignore[override]
-            cls,
-            nb: Any,
-            kernel_name: str,
-            output_path: str | None = None,
-            progress_bar: bool = False,
-            log_output: bool = False,
-            autosave_cell_every: int = 30,
-            nb2prod_run: _Run | None = None,
-            **kwargs: Any,
-        ) -> Any:
-            run = nb2prod_run or _Run("", {})
-            if nb2prod_run is not None:
-                kwargs.setdefault("kernel_manager_class", _kernel_manager_class(run))
-            nb_man = Manager(
-                nb,
-                run,
-                output_path=output_path,
-                log_output=log_output,
-                autosave_cell_every=autosave_cell_every,
-            )
-            nb_man.notebook_start()
-            try:
-                cls.execute_managed_notebook(nb_man, kernel_name, log_output=log_output, **kwargs)
-            finally:
-                nb_man.notebook_complete()
-            return nb_man.nb
-
-    papermill_engines.register(ENGINE_NAME, Engine)
 
 
 def _strip_injected(nb: NotebookNode) -> NotebookNode:
@@ -323,39 +175,6 @@ def _user_cell(nb: NotebookNode, order: list[_Slot], index: int | None) -> tuple
     if slot is None or slot.index is None:
         return None, None
     return slot.index, nb.cells[slot.index].source
-
-
-def _load_captures(
-    root: Path, captures: list[tuple[int, str]], nb: NotebookNode, path: Path
-) -> tuple[dict[str, Any], list[str]]:
-    """Unpickle what the capture cells wrote into ``root``, a directory this call created."""
-    values: dict[str, Any] = {}
-    missing: list[str] = []
-    for k, (cell, var) in enumerate(captures):
-        base = root / str(k)
-        pkl, error = base.with_suffix(".pkl"), base.with_suffix(".error")
-        where = {"path": str(path), "cell": cell, "source": nb.cells[cell].source}
-        if base.with_suffix(".missing").is_file():
-            missing.append(var)
-        elif error.is_file():
-            raise ExecutionError(
-                f"could not capture '{var}': {error.read_text()}",
-                hint="parity and metric values must pickle (numbers, arrays, DataFrames, ...).",
-                **where,
-            )
-        elif pkl.is_file() and not pkl.is_symlink() and pkl.stat().st_uid == os.getuid():
-            try:
-                with pkl.open("rb") as fh:
-                    values[var] = pickle.load(fh)
-            except Exception as exc:
-                raise ExecutionError(
-                    f"could not load the captured value of '{var}': {type(exc).__name__}: {exc}",
-                    hint="classes defined in the notebook itself cannot be unpickled outside it.",
-                    **where,
-                ) from None
-        else:
-            raise ExecutionError(f"'{var}' was not captured (no capture cell ran).", **where)
-    return values, missing
 
 
 def execute_notebook(
@@ -387,18 +206,24 @@ def execute_notebook(
             raise UsageError(f"cannot capture {var!r} after cell {cell}.", path=str(path))
     if seed is not None and not 0 <= seed <= 2**32 - 1:
         raise UsageError(f"--seed must be between 0 and 4294967295, got {seed}.")
-    _register_engine()
-    _quiet_papermill_logger()
+    register_engine()
+    quiet_papermill_logger()
     path = Path(path).resolve()
     output_path = Path(output_path).resolve() if output_path is not None else None
     capture_dir.mkdir(parents=True, exist_ok=True)
-    capture_root = Path(tempfile.mkdtemp(prefix="nb2prod-capture-", dir=capture_dir))
+    capture_root = Path(tempfile.mkdtemp(prefix="nb2prod-capture-", dir=capture_dir))  # 0700
+    key = secrets.token_hex(32)  # this run's secret: only files carrying its HMAC are unpickled
     env = {"PYTHONHASHSEED": str(seed)} if seed is not None else {}
-    run = _Run(tempfile.mkdtemp(prefix="nb2prod-k", dir=_short_tmp()), env)
+    run = Run(tempfile.mkdtemp(prefix="nb2prod-k", dir=short_tmp()), env)
     own_progress = None
     start = time.perf_counter()
     try:
-        work, order = _prepare(nb, params, captures, capture_root, seed, parameters_cell)
+        from nb2prod.notebook import display_path
+
+        run.shown, run.cwd = display_path(path), str(path.parent)
+        track(run)
+        work, order = _prepare(nb, params, captures, capture_root, seed, parameters_cell, key)
+        run.user_cell = lambda index: _user_cell(nb, order, index)[0]
         run.hidden = {i for i, s in enumerate(order) if s.kind in ("seed", "capture")}
         if progress is True:
             own_progress = progress = _new_progress()
@@ -406,7 +231,7 @@ def execute_notebook(
         if progress is not False and progress is not None:
             run.progress = progress
             run.task = progress.add_task(path.name, total=len(order) - len(run.hidden))
-        name = _kernel_name(nb, kernel_name)
+        name = choose_kernel(nb, kernel_name)
         try:
             out = papermill.execute_notebook(
                 work,
@@ -414,18 +239,20 @@ def execute_notebook(
                 engine_name=ENGINE_NAME,
                 kernel_name=name,
                 language="python",
-                cwd=str(path.parent),
+                cwd=None,  # papermill would chdir this whole process (racing other threads)
                 execution_timeout=timeout,
                 start_timeout=START_TIMEOUT,
                 progress_bar=False,
                 nb2prod_run=run,
             )
+        except KeyboardInterrupt:
+            raise Interrupted(*run.where) from None
         except Exception as err:
             mapped = _map_error(err, nb, order, run, path=path, timeout=timeout, kernel=name)
             if mapped is None:
                 raise
             raise mapped from None
-        values, missing = _load_captures(capture_root, captures, nb, path)
+        values, missing = load_captures(capture_root, captures, nb, path, key)
         out = _strip_injected(out)
         if output_path is not None:
             from papermill.iorw import write_ipynb
@@ -436,6 +263,7 @@ def execute_notebook(
         _clean_output_file(output_path)
         raise
     finally:
+        untrack(run)
         if own_progress is not None:
             own_progress.stop()
         for process in run.kernels:  # nbclient stops its kernel; this is the belt to its braces
@@ -446,8 +274,25 @@ def execute_notebook(
         shutil.rmtree(run.runtime_dir, ignore_errors=True)
 
 
+def stop_everything() -> Interrupted:
+    """Ctrl-C with several cases at once: kill every kernel and pipeline this process started.
+
+    Worker threads never receive the KeyboardInterrupt; their kernels and pipelines die instead,
+    so each worker finishes at once and the pool can be shut down. Returns the error to raise,
+    naming a notebook cell that was running. Call :func:`nb2prod._kernel.resume` when done.
+    """
+    from nb2prod._pipeline_runner import kill_all
+
+    running = stop_all_kernels()
+    kill_all()
+    running.sort(key=lambda w: w[1] is None)  # a running cell first
+    named = [f"{shown}, cell {cell}" if cell is not None else shown for shown, cell in running[1:]]
+    shown, cell = running[0] if running else ("nb2prod test", None)
+    return Interrupted(shown, cell, tuple(named))
+
+
 def _map_error(
-    err: Exception, nb: NotebookNode, order: list[_Slot], run: _Run, **where: Any
+    err: Exception, nb: NotebookNode, order: list[_Slot], run: Run, **where: Any
 ) -> Nb2ProdError | None:
     """papermill's and nbclient's failures in the user's coordinates; None for anything else."""
     from jupyter_client.kernelspec import NoSuchKernel
@@ -476,21 +321,6 @@ def _map_error(
     if isinstance(err, RuntimeError) and run.current is None:  # "Kernel didn't respond in 60s"
         return ExecutionError(f"the kernel did not start: {err}", path=path)
     return None
-
-
-def _short_tmp() -> str | None:
-    """IPC socket paths must fit in ~107 bytes; a long $TMPDIR would not leave room."""
-    return "/tmp" if len(tempfile.gettempdir()) > 60 and os.path.isdir("/tmp") else None
-
-
-def _quiet_papermill_logger() -> None:
-    """papermill and nbclient log errors we re-raise as ExecutionError; keep Python's last-resort
-    handler from printing them a second time. A logging config the caller set up still sees them."""
-    import logging
-
-    logger = logging.getLogger("papermill")
-    if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
-        logger.addHandler(logging.NullHandler())
 
 
 def _new_progress() -> Progress:

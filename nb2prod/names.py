@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-EventKind = Literal["read", "write", "mutate", "del"]
+EventKind = Literal["read", "write", "mutate", "del", "keep"]
 BUILTINS = frozenset(dir(builtins))
 
 #: Methods whose bare call only shows a value (``df.head()``): dropped from exported code.
@@ -28,6 +28,7 @@ class Event:
     kind: EventKind
     name: str
     line: int  # 1-based, inside the cell
+    deferred: bool = False  # a read inside a def or lambda body: it happens when that is called
 
 
 def statement_events(stmt: ast.stmt) -> list[Event]:
@@ -88,13 +89,16 @@ class _Collector(ast.NodeVisitor):
 
     def __init__(self) -> None:
         self.events: list[Event] = []
+        self.maybe = 0  # > 0 inside a block that may not run (if, for, while, try, match)
 
-    def emit(self, kind: EventKind, name: str, node: ast.AST) -> None:
-        self.events.append(Event(kind, name, getattr(node, "lineno", 0)))
+    def emit(self, kind: EventKind, name: str, node: ast.AST, deferred: bool = False) -> None:
+        self.events.append(Event(kind, name, getattr(node, "lineno", 0), deferred))
 
     # -- targets ---------------------------------------------------------------------------------
     def bind(self, target: ast.AST) -> None:
         if isinstance(target, ast.Name):
+            if self.maybe:  # the old value survives when the block does not run: "keep" it
+                self.emit("keep", target.id, target)
             self.emit("write", target.id, target)
         elif isinstance(target, ast.Tuple | ast.List):
             for elt in target.elts:
@@ -129,9 +133,29 @@ class _Collector(ast.NodeVisitor):
 
     def visit_For(self, node: ast.For | ast.AsyncFor) -> None:
         self.visit(node.iter)
+        self.maybe += 1
         self.bind(node.target)
         for stmt in [*node.body, *node.orelse]:
             self.visit(stmt)
+        self.maybe -= 1
+
+    def _maybe_block(self, node: ast.AST) -> None:
+        self.maybe += 1
+        self.generic_visit(node)
+        self.maybe -= 1
+
+    def visit_If(self, node: ast.If) -> None:
+        self.visit(node.test)
+        self.maybe += 1
+        for stmt in [*node.body, *node.orelse]:
+            self.visit(stmt)
+        self.maybe -= 1
+
+    def visit_While(self, node: ast.While) -> None:
+        self.visit(node.test)
+        self._maybe_block(node)
+
+    visit_Try = visit_TryStar = visit_Match = _maybe_block
 
     visit_AsyncFor = visit_For
 
@@ -148,6 +172,8 @@ class _Collector(ast.NodeVisitor):
     def visit_Delete(self, node: ast.Delete) -> None:
         for target in node.targets:
             if isinstance(target, ast.Name):
+                # `del x` needs x bound: in a step function x must be an input, so it reads it first.
+                self.emit("read", target.id, target)
                 self.emit("del", target.id, target)
             else:
                 self.bind(target)
@@ -174,7 +200,7 @@ class _Collector(ast.NodeVisitor):
             self.visit(decorator)
         self._visit_arguments(node.args)
         for name in free_names(node):
-            self.emit("read", name, node)
+            self.emit("read", name, node, deferred=True)
         self.emit("write", node.name, node)
 
     visit_AsyncFunctionDef = visit_FunctionDef
@@ -210,7 +236,7 @@ class _Collector(ast.NodeVisitor):
     def visit_Lambda(self, node: ast.Lambda) -> None:
         self._visit_arguments(node.args)
         for name in free_names(node):
-            self.emit("read", name, node)
+            self.emit("read", name, node, deferred=True)
 
     def _visit_comprehension(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp) -> None:
         # The first iterable is evaluated in the enclosing scope; the rest is the comprehension's own.

@@ -88,26 +88,76 @@ def read_notebook_node(path: Path) -> Any:
     try:
         data = path.read_bytes()
     except OSError as err:
-        raise NotebookError(f"cannot read the file ({err.strerror}).", path=shown) from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as err:
         raise NotebookError(
-            f"the file is not UTF-8 text (byte {err.start} is {data[err.start]:#04x}).",
+            f"cannot read the file ({err.strerror}).",
             path=shown,
-            hint="notebooks are UTF-8 JSON; re-save it from Jupyter.",
+            hint="check the path and its permissions.",
         ) from None
-    if "\x00" in text:
-        raise NotebookError("the file is binary, not a notebook.", path=shown)
-    if path.suffix == ".py":
-        return _read_percent(text, shown)
-    if path.suffix != ".ipynb":
+    if path.suffix not in NOTEBOOK_SUFFIXES:
         raise NotebookError(
             f"unsupported file type {path.suffix or '(none)'!r}.",
             path=shown,
             hint="nb2prod reads .ipynb notebooks and jupytext percent-format .py files.",
         )
+    if not data.strip():
+        raise NotebookError(
+            f"the file is empty ({len(data)} bytes), not a notebook.",
+            path=shown,
+            hint="open it in Jupyter and save it, or delete it.",
+        )
+    if b"\x00" in data[:8192]:
+        kind = next((name for magic, name in _BINARY_MAGIC if data.startswith(magic)), "binary data")
+        raise NotebookError(
+            f"the file is binary ({kind}), not a notebook.",
+            path=shown,
+            hint="notebooks are UTF-8 JSON text; check that the right file has this name.",
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise _not_utf8(data, err, shown) from None
+    if path.suffix == ".py":
+        return _read_percent(text, shown)
     return _read_ipynb(text, shown)
+
+
+_BINARY_MAGIC = (
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"%PDF", "a PDF document"),
+    (b"PK\x03\x04", "a ZIP archive, e.g. .xlsx or .docx"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"\x80", "a Python pickle"),
+)
+
+
+def _not_utf8(data: bytes, err: UnicodeDecodeError, shown: str) -> NotebookError:
+    """Name the cell and line holding the first non-UTF-8 byte (an editor saved it as Latin-1)."""
+    byte = data[err.start]
+    cell = line = None
+    file_line = data.count(b"\n", 0, err.start) + 1
+    where = f"byte {err.start} (line {file_line} of the file)"
+    try:
+        raw = json.loads(data.decode("utf-8", errors="replace"))
+        for index, c in enumerate(raw.get("cells", [])):
+            source = c.get("source", "")
+            source = "".join(source) if isinstance(source, list) else str(source)
+            if "\ufffd" in source:
+                cell = index
+                line = source[: source.index("\ufffd")].count("\n") + 1
+                where = repr(source.splitlines()[line - 1].strip().replace("\ufffd", "?"))
+                break
+    except (ValueError, AttributeError, TypeError):
+        pass
+    return NotebookError(
+        f"the file is not UTF-8 text: {where} holds byte {byte:#04x}, which suggests it was "
+        "saved as Latin-1 or Windows-1252.",
+        path=shown,
+        cell=cell,
+        line=line,
+        hint=f"re-save it as UTF-8, e.g. `iconv -f latin1 -t utf-8 {shown} > fixed.ipynb`.",
+    )
 
 
 def _read_ipynb(text: str, shown: str) -> Any:
@@ -116,14 +166,13 @@ def _read_ipynb(text: str, shown: str) -> Any:
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as err:
-        what = "the file ends early (truncated?)" if err.pos >= len(text) - 1 else "invalid JSON"
-        raise NotebookError(
-            f"{what}: {err.msg} at line {err.lineno}, column {err.colno}.",
-            path=shown,
-            hint="restore it from version control or re-save it from Jupyter.",
-        ) from None
+        raise _bad_json(text, err, shown) from None
     if not isinstance(raw, dict) or "cells" not in raw and "worksheets" not in raw:
-        raise NotebookError("the JSON is not a notebook (no 'cells').", path=shown)
+        raise NotebookError(
+            "the JSON is not a notebook (it has no 'cells').",
+            path=shown,
+            hint="nb2prod reads Jupyter notebooks; check that the right file has this name.",
+        )
     major = raw.get("nbformat")
     if major != 4:
         raise NotebookError(
@@ -138,13 +187,57 @@ def _read_ipynb(text: str, shown: str) -> Any:
         nbformat.validate(node)
     except nbformat.ValidationError as err:
         cell = _cell_of_validation_error(err)
+        field_path = [p for p in getattr(err, "absolute_path", []) or []]
+        field_name = ".".join(str(p) for p in field_path[2:] if cell is not None) or ".".join(
+            str(p) for p in field_path
+        )
+        what = f"field {field_name!r}: " if field_name else ""
         raise NotebookError(
-            f"the notebook fails nbformat's schema: {err.message}.",
+            f"the notebook fails nbformat's schema: {what}{err.message}.",
             path=shown,
             cell=cell,
             hint="re-save it from Jupyter, or fix the named field.",
         ) from None
     return node
+
+
+def _bad_json(text: str, err: json.JSONDecodeError, shown: str) -> NotebookError:
+    """Say why the JSON breaks: a merge conflict, a cut-off file, or a syntax slip near cell N."""
+    conflict = next(
+        (n for n, line in enumerate(text.splitlines(), 1) if line.startswith(("<<<<<<< ", ">>>>>>> "))),
+        None,
+    )
+    if conflict is not None:
+        offset = sum(len(line) for line in text.splitlines(keepends=True)[: conflict - 1])
+        cells_before = text.count('"cell_type"', 0, offset)
+        near = f", in cell {cells_before - 1}" if cells_before else ""
+        return NotebookError(
+            f"the file holds git merge-conflict markers (line {conflict} of the file{near}), so "
+            "it is not valid JSON.",
+            path=shown,
+            hint="resolve the conflict, e.g. with nbdime (`git mergetool --tool nbdime`), then "
+            "build again.",
+        )
+    at = f"line {err.lineno}, column {err.colno} of the file"
+    cells_before = text.count('"cell_type"', 0, err.pos)
+    near = f", after cell {cells_before - 1}" if cells_before else ""
+    if not text.rstrip().endswith("}"):
+        return NotebookError(
+            f"the file ends early, at {at}{near} (truncated: a full disk or an interrupted save?).",
+            path=shown,
+            hint="restore it from version control, or from Jupyter's .ipynb_checkpoints.",
+        )
+    before = text[: err.pos].rstrip()
+    if err.msg.startswith("Expecting") and before.endswith(","):
+        detail = f"a comma before {text[err.pos : err.pos + 1]!r} (JSON allows no trailing comma)"
+    else:
+        detail = err.msg
+    return NotebookError(
+        f"invalid JSON at {at}{near}: {detail}.",
+        path=shown,
+        hint="a hand edit or a bad merge left a stray or missing comma, bracket or quote there; "
+        "fix it, or restore the file from version control.",
+    )
 
 
 def _cell_of_validation_error(err: Any) -> int | None:
@@ -181,6 +274,8 @@ def load_notebook(path: Path, *, root: Path | None = None) -> SourceNotebook:
         raise NotebookError(
             f"the notebook's kernel language is {language!r}; nb2prod exports Python notebooks only.",
             path=shown,
+            hint="switch the notebook to a Python kernel (Kernel > Change Kernel) and port its "
+            "code, or leave it out of the paths given to nb2prod.",
         )
     cells = []
     for index, cell in enumerate(node.cells):

@@ -139,8 +139,13 @@ def run_job(
     timeout: float | None = None,
     seed: int | None = None,
     progress: Any = False,
+    diagnose: bool = True,
 ) -> CaseResult:
-    """Run one case: the pipeline in a fresh process while the notebook executes; compare."""
+    """Run one case: the pipeline in a fresh process while the notebook executes; compare.
+
+    On a mismatch (and with ``diagnose``) the notebook executes once more with the same parameters
+    and seed: when it disagrees with itself the case is "not reproducible", not "diverged".
+    """
     from nb2prod._pipeline_runner import start_pipeline
     from nb2prod.compare import compare, plot_points, summarize
     from nb2prod.execute import execute_notebook
@@ -158,6 +163,7 @@ def run_job(
     pipeline = None
     try:
         nb = read_notebook_node(job.notebook)
+        parameters_cell = _directive_parameters_cell(nb)
         pipeline = start_pipeline(
             job.out_dir,
             job.module,
@@ -179,7 +185,7 @@ def run_job(
                 timeout=timeout,
                 progress=progress,
                 seed=seed,
-                parameters_cell=_directive_parameters_cell(nb),
+                parameters_cell=parameters_cell,
             )
         except ExecutionError as err:
             err.path = job.display
@@ -200,11 +206,23 @@ def run_job(
             if target.kind == "metric" and target.name in executed.values:
                 case.metrics[target.name] = _jsonable(executed.values[target.name])
         case.timings["compare"] = time.perf_counter() - started
+        if diagnose and _comparable_failure(case, executed.values, produced):
+            from nb2prod.reproducibility import run_again
+
+            run_again(
+                case, job, nb, executed.values, private, rtol=rtol, atol=atol, timeout=timeout,
+                seed=seed, progress=progress, parameters_cell=parameters_cell,
+            )
         return case
     finally:
         if pipeline is not None:
             pipeline.kill()
         shutil.rmtree(private, ignore_errors=True)
+
+
+def _comparable_failure(case: CaseResult, first: dict[str, Any], produced: dict[str, Any]) -> bool:
+    """A target both sides defined differs: a second notebook run can tell code from chance."""
+    return any(t.name in first and t.name in produced for t in case.failures)
 
 
 def _compare_target(
@@ -305,10 +323,44 @@ def run_parity(
     def one(job: ParityJob) -> CaseResult:
         return run_job(job, rtol=rtol, atol=atol, timeout=timeout, seed=seed, progress=progress)
 
-    if workers <= 1 or len(jobs) <= 1:
-        report.cases.extend(one(job) for job in jobs)
-    else:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            report.cases.extend(pool.map(one, jobs))
+    with _pipeline_zygote(jobs, seed):
+        if workers <= 1 or len(jobs) <= 1:
+            report.cases.extend(one(job) for job in jobs)
+        else:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                futures = [pool.submit(one, job) for job in jobs]
+                try:
+                    report.cases.extend(f.result() for f in futures)
+                except KeyboardInterrupt:  # only this thread sees Ctrl-C: stop the workers' processes
+                    from nb2prod._kernel import resume
+                    from nb2prod.execute import stop_everything
+
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    interrupted = stop_everything()
+                    pool.shutdown(wait=True)
+                    resume()
+                    raise interrupted from None
     report.duration = time.perf_counter() - started
     return report
+
+
+def _pipeline_zygote(jobs: Sequence[ParityJob], seed: int | None) -> Any:
+    """With several cases, pipelines fork from one interpreter that imported their libraries once.
+
+    Each case still runs in its own new process (see ``nb2prod._zygote``); one case gains nothing.
+    """
+    from contextlib import nullcontext
+
+    if len(jobs) <= 1:
+        return nullcontext()
+    from nb2prod._pipeline_runner import zygote_for
+    from nb2prod._zygote import imported_modules
+
+    modules: dict[str, None] = {}
+    for job in jobs:
+        pipeline = job.out_dir / job.name / job.version / "pipeline.py"
+        local = [job.notebook.parent, job.out_dir.resolve().parent]
+        modules.update(dict.fromkeys(imported_modules(pipeline, local)))
+    folders = {job.notebook.parent for job in jobs}
+    cwd = folders.pop() if len(folders) == 1 else jobs[0].out_dir.resolve().parent
+    return zygote_for(list(modules), cwd=cwd, seed=seed)

@@ -6,13 +6,18 @@ it, every reporter reads it, nobody recounts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Literal
 
 from nb2prod.errors import EXIT_CHECK_FAILED, EXIT_EXECUTION_FAILED, EXIT_OK, ExecutionError
 
+if TYPE_CHECKING:
+    from nb2prod.randomness import RandomnessHint
+
 TargetKind = Literal["parity", "metric"]
-CaseStatus = Literal["passed", "failed", "error"]
+#: "failed": the pipeline diverged from a notebook that reproduces itself (or was not re-run);
+#: "not reproducible": a second notebook run disagreed with the first, so the mismatch proves nothing.
+CaseStatus = Literal["passed", "failed", "not reproducible", "error"]
 
 
 @dataclass(frozen=True)
@@ -29,12 +34,20 @@ class Mismatch:
     first_position: str | None = None  # "[3]", "row 'a', column 'x'", "['key'][2]"
     notebook_value: str | None = None  # short repr at first_position
     pipeline_value: str | None = None
+    labels: tuple[str, str] = ("notebook", "pipeline")  # what the two compared sides are called
+
+    def relabel(self, first: str, second: str) -> Mismatch:
+        """The same difference between two other sides (two runs of the notebook, say)."""
+        a, b = self.labels
+        reason = self.reason.replace(f": {a} ", f": {first} ").replace(f", {b} ", f", {second} ")
+        return replace(self, reason=reason, labels=(first, second))
 
     def describe(self) -> str:
         """Multi-line, human text used verbatim by every reporter."""
+        a, b = self.labels
         lines = [f"{self.target}: {self.reason}"]
         if self.notebook_shape is not None or self.pipeline_shape is not None:
-            lines.append(f"  shape: notebook {self.notebook_shape}, pipeline {self.pipeline_shape}")
+            lines.append(f"  shape: {a} {self.notebook_shape}, {b} {self.pipeline_shape}")
         if self.n_different is not None:
             total = f" of {self.n_total}" if self.n_total is not None else ""
             lines.append(f"  differing elements: {self.n_different}{total}")
@@ -43,7 +56,7 @@ class Mismatch:
         if self.first_position is not None:
             at = f"  first difference at {self.first_position}"
             if self.notebook_value is not None or self.pipeline_value is not None:
-                at += f": notebook {self.notebook_value}, pipeline {self.pipeline_value}"
+                at += f": {a} {self.notebook_value}, {b} {self.pipeline_value}"
             lines.append(at)
         return "\n".join(lines)
 
@@ -80,12 +93,21 @@ class CaseResult:
     error: ExecutionError | None = None
     evidence: str | None = None  # executed notebook kept as evidence
     timings: dict[str, float] = field(default_factory=dict)  # "notebook", "pipeline", "compare" seconds
+    # After a mismatch the notebook runs once more (same parameters, same seed): None when it did
+    # not, True when both runs agreed (so the pipeline diverged), False when they did not.
+    reproducible: bool | None = None
+    seed: int | None = None  # the --seed both notebook runs had
+    moved: list[Mismatch] = field(default_factory=list)  # targets that differ between the two runs
+    rerun_evidence: str | None = None  # the second executed notebook
+    hints: list[RandomnessHint] = field(default_factory=list)  # unseeded randomness, after a re-run
 
     @property
     def status(self) -> CaseStatus:
         if self.error is not None:
             return "error"
-        return "passed" if all(t.passed for t in self.targets) else "failed"
+        if all(t.passed for t in self.targets):
+            return "passed"
+        return "not reproducible" if self.reproducible is False else "failed"
 
     @property
     def failures(self) -> list[TargetResult]:
@@ -108,12 +130,14 @@ class ParityReport:
     def exit_code(self) -> int:
         if self.count("error"):
             return EXIT_EXECUTION_FAILED
-        if self.count("failed"):
+        if self.count("failed") or self.count("not reproducible"):
             return EXIT_CHECK_FAILED
         return EXIT_OK
 
     def summary_line(self) -> str:
         parts = [f"{self.count('passed')} passed", f"{self.count('failed')} failed"]
+        if self.count("not reproducible"):
+            parts.append(f"{self.count('not reproducible')} not reproducible")
         errors = self.count("error")
         if errors:
             parts.append(f"{errors} error{'s' if errors > 1 else ''}")

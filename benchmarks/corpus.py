@@ -1,0 +1,75 @@
+"""The benchmark's notebooks: copies of the bundled examples with varied code, in a temporary folder.
+
+Every copy differs from the others in code (a renamed helper variable, its own constant, a varied
+parameter default), so nothing can be shared between them by a cache keyed on the code: each is a
+real build. All copies are ``.ipynb`` (the percent-format example is converted with jupytext), so
+``jupyter nbconvert --to script`` can read every one of them.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "notebooks"
+
+
+def example_notebooks() -> list[dict]:
+    """The bundled examples as notebook dicts (nbformat 4), in a fixed order."""
+    import jupytext
+    import nbformat
+
+    found = []
+    for path in sorted(EXAMPLES.iterdir()):
+        if path.suffix == ".ipynb":
+            nb = nbformat.read(path, as_version=4)
+        elif path.suffix == ".py":
+            nb = jupytext.read(path)
+        else:
+            continue
+        found.append((path.stem, json.loads(nbformat.writes(nb))))
+    return found
+
+
+def _vary(nb: dict, k: int) -> dict:
+    """A copy of ``nb`` whose exported code is unique to ``k`` (and still runs)."""
+    nb = json.loads(json.dumps(nb))
+    first_step = None
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        tags = cell.get("metadata", {}).get("tags", [])
+        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        if {"parameters", "pipeline-parameters"} & set(tags):
+            source += f"\nvariant = {k}\n"
+        elif first_step is None and (
+            any(t.startswith(("step:", "block:")) for t in tags) or "#| step:" in source
+        ):
+            first_step = cell
+            source += (
+                f"\n# variant {k}: a little extra work, different in every copy\n"
+                f"offset_{k} = [variant * i for i in range({k % 7 + 2})]\n"
+                f"scale_{k} = sum(offset_{k}) / {k + 1}\n"
+            )
+        cell["source"] = source
+        cell["outputs"] = [] if "outputs" in cell else cell.get("outputs")
+        if "outputs" in cell and cell["outputs"] is None:
+            del cell["outputs"]
+    return nb
+
+
+def make_corpus(folder: Path, count: int) -> list[Path]:
+    """Write ``count`` varied copies of the examples into ``folder`` (emptied first)."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    examples = example_notebooks()
+    paths = []
+    for k in range(count):
+        stem, nb = examples[k % len(examples)]
+        path = folder / f"{stem}_{k:03d}.ipynb"
+        path.write_text(json.dumps(_vary(nb, k), indent=1), encoding="utf-8")
+        paths.append(path)
+    return paths

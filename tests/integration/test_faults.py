@@ -1,0 +1,155 @@
+"""Faults during `nb2prod test`: a dying kernel, a cell that never ends, a raising pipeline, Ctrl-C.
+
+Each runs the real command in a fresh process with its own TMPDIR, then checks the exit code, that the
+failing cell is named, that no kernel or pipeline process outlived the command (the process table,
+searched for the private TMPDIR every such process has on its command line) and that TMPDIR is empty.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURES
+from tests.nbfactory import write_notebook
+
+psutil = pytest.importorskip("psutil")
+pytestmark = pytest.mark.kernel
+
+
+@pytest.fixture()
+def private_tmp() -> Iterator[Path]:
+    """A short TMPDIR for the command (IPC socket paths must stay under ~107 bytes)."""
+    folder = Path(tempfile.mkdtemp(prefix="nbf", dir="/tmp" if os.path.isdir("/tmp") else None))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def project(tmp_path: Path, cells: list, name: str = "nb.ipynb") -> Path:
+    root = tmp_path / "project"
+    (root / "notebooks").mkdir(parents=True)
+    (root / "pyproject.toml").write_text('[tool.nb2prod]\nnotebooks = ["notebooks"]\nout = "gen"\n')
+    write_notebook(root / "notebooks", cells, name=name)
+    return root
+
+
+def command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "nb2prod", *args]
+
+
+def build(root: Path) -> None:
+    result = subprocess.run(command("build"), cwd=root, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+
+
+def environment(tmp: Path) -> dict[str, str]:
+    return {**os.environ, "TMPDIR": str(tmp)}
+
+
+def survivors(marker: Path) -> list[str]:
+    """Live processes whose command line mentions ``marker`` (kernels, pipeline runners)."""
+    found = []
+    for proc in psutil.process_iter(["cmdline", "status"]):
+        try:
+            if proc.info["status"] != psutil.STATUS_ZOMBIE and str(marker) in " ".join(proc.info["cmdline"] or []):
+                found.append(" ".join(proc.info["cmdline"]))
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+    return found
+
+
+def assert_clean(tmp: Path) -> None:
+    assert survivors(tmp) == []
+    assert sorted(p.name for p in tmp.iterdir()) == []
+
+
+def run_test(root: Path, tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        command("test", *args), cwd=root, capture_output=True, text=True, timeout=300, env=environment(tmp)
+    )
+
+
+def test_a_dying_kernel_exits_3_naming_the_cell(tmp_path, private_tmp):
+    root = project(tmp_path, [
+        ("n = 3", ["parameters"]),
+        ("x = n * 2", ["step:load"]),
+        ("import os\nos._exit(1)\ny = x + 1", ["step:train", "parity:y"]),
+    ])
+    build(root)
+    result = run_test(root, private_tmp)
+    assert result.returncode == 3, result.stdout + result.stderr
+    text = " ".join(result.stdout.split())
+    assert "notebooks/nb.ipynb, cell 2: the kernel died" in text
+    assert "Traceback" not in result.stderr
+    assert_clean(private_tmp)
+
+
+def test_a_cell_that_never_ends_is_cut_by_timeout_with_exit_3(tmp_path, private_tmp):
+    root = project(tmp_path, [
+        ("n = 3", ["parameters"]),
+        ("x = n * 2", ["step:load"]),
+        ("import time\nwhile True:\n    time.sleep(1)\ny = x", ["step:wait", "parity:y"]),
+    ])
+    build(root)
+    result = run_test(root, private_tmp, "--timeout", "5")
+    assert result.returncode == 3, result.stdout + result.stderr
+    text = " ".join(result.stdout.split())
+    assert "notebooks/nb.ipynb, cell 2: cell exceeded the --timeout of 5 seconds" in text
+    assert "Traceback" not in result.stderr
+    assert_clean(private_tmp)
+
+
+def test_a_raising_pipeline_step_exits_3_naming_its_notebook_cell(tmp_path, private_tmp):
+    root = tmp_path / "project"
+    (root / "notebooks").mkdir(parents=True)
+    (root / "pyproject.toml").write_text('[tool.nb2prod]\nnotebooks = ["notebooks"]\nout = "gen"\n')
+    shutil.copy(FIXTURES / "notebooks" / "broken" / "pipeline_raises.ipynb", root / "notebooks")
+    build(root)
+    result = run_test(root, private_tmp)
+    assert result.returncode == 3, result.stdout + result.stderr
+    text = " ".join(result.stdout.split())
+    assert "notebooks/pipeline_raises.ipynb, cell 4: pipeline raised ZeroDivisionError" in text
+    assert "Traceback" not in result.stderr
+    assert_clean(private_tmp)
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_ctrl_c_in_the_middle_of_test_exits_130_and_leaves_nothing(tmp_path, private_tmp, jobs):
+    started = tmp_path / "started"
+    root = project(tmp_path, [
+        ("n = 3", ["parameters"]),
+        ("x = n * 2", ["step:load"]),
+        (f"import pathlib, sys, time\nif 'ipykernel' in sys.modules:  # the notebook, not the pipeline\n"
+         f"    pathlib.Path({str(started)!r}).touch()\ntime.sleep(600)\ny = x", ["step:wait", "parity:y"]),
+    ])
+    write_notebook(root / "notebooks", [("z = 1", ["step:one", "parity:z"])], name="other.ipynb")
+    build(root)
+    proc = subprocess.Popen(
+        command("test", "-j", jobs), cwd=root, env=environment(private_tmp), text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while not started.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert started.exists(), proc.communicate()
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the foreground group
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, out + err
+    assert "Traceback" not in err
+    assert err.startswith("Interrupted: ") and "notebooks/nb.ipynb, cell 2" in err, err
+    assert "was running; kernels were stopped and nothing was compared." in err
+    assert_clean(private_tmp)
