@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.dont_write_bytecode = True  # nothing written into the repository, not even __pycache__
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python benchmarks/run.py`
 
 from benchmarks import workloads  # noqa: E402

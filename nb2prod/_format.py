@@ -11,7 +11,7 @@ Three savings, none changes a byte of the output (tests compare with plain ``bla
   quotes in ``PARAMETERS`` and ``run()``, ``run()``'s one-line signature). That scaffolding is handed
   to black in black's own layout, so one pass suffices; anything else black still normalises.
 * Many modules are formatted in worker processes forked after black is imported (Linux, 2+ CPUs),
-  like black's own ``reformat_many``.
+  like black's own ``reformat_many``, as they are generated (:class:`Formatter`).
 """
 
 from __future__ import annotations
@@ -157,32 +157,72 @@ def _format_template(template: str, length: int) -> str:
 
 
 def format_many(jobs: Sequence[tuple[str, str]], template: str) -> Iterator[str | BaseException]:
-    """Format ``(source, name)`` pairs, yielding in order the code or the exception black raised.
-
-    With workers, every module is handed out at once and results are yielded as they are needed, so
-    the caller can publish (and wait on its disk) while the rest are still being formatted.
-    """
+    """Format ``(source, name)`` pairs, yielding in order the code or the exception black raised."""
     if not jobs:
         return  # `build --check` and unchanged trees never import black
-    import black  # noqa: F401 - imported before forking, so workers never import it again
-
-    workers = _workers(len(jobs))
-    if workers <= 1:
-        for source, name in jobs:
-            yield _format_or_error(source, name, template)
-        return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    for length in {len(name) for _, name in jobs}:  # warm the cache the workers inherit
-        _format_template(template, length)
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    formatter = Formatter(template, expected=len(jobs))
     try:
-        futures = [pool.submit(_format_or_error, source, name, template) for source, name in jobs]
-        for future in futures:
-            yield future.result()
+        for source, name in jobs:
+            formatter.submit(source, name)
+        for index in range(len(jobs)):
+            yield formatter.result(index)
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        formatter.close()
+
+
+class Formatter:
+    """Modules handed in one at a time, formatted by worker processes while the caller goes on.
+
+    A build hands each module in as soon as it is generated, so black (most of a build) runs while
+    the remaining notebooks are still read and analysed, and while versions are written. Workers are
+    forked, after black is imported, once ``_MIN_PARALLEL`` modules are waiting; with fewer, or where
+    forking is unsafe, :meth:`result` formats in this process.
+    """
+
+    def __init__(self, template: str, expected: int = 0) -> None:
+        self.template = template
+        self.expected = expected  # how many modules may come: sizes the pool
+        self._jobs: list[tuple[str, str]] = []
+        self._futures: list[Any] = []
+        self._pool: Any = None
+        self._serial = False
+
+    def submit(self, source: str, name: str) -> int:
+        """Queue a module; returns the index :meth:`result` takes."""
+        self._jobs.append((source, name))
+        if self._pool is not None:
+            self._futures.append(self._pool.submit(_format_or_error, source, name, self.template))
+        elif not self._serial and len(self._jobs) >= _MIN_PARALLEL:
+            self._start()
+        return len(self._jobs) - 1
+
+    def result(self, index: int) -> str | BaseException:
+        """The formatted module (or black's exception), waiting for its worker if need be."""
+        if index < len(self._futures):
+            return self._futures[index].result()
+        source, name = self._jobs[index]
+        return _format_or_error(source, name, self.template)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def _start(self) -> None:
+        workers = _workers(max(self.expected, len(self._jobs)))
+        if workers <= 1:
+            self._serial = True
+            return
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        import black  # noqa: F401 - imported before forking, so workers never import it again
+
+        for length in {len(name) for _, name in self._jobs}:  # warm the cache the workers inherit
+            _format_template(self.template, length)
+        self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+        for source, name in self._jobs:
+            self._futures.append(self._pool.submit(_format_or_error, source, name, self.template))
 
 
 def _format_or_error(source: str, name: str, template: str) -> Any:

@@ -7,17 +7,21 @@ the build with nothing written (exit 2). ``--check`` stops after generation and 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nb2prod import __version__
+from nb2prod._publish import PublishBatch
 from nb2prod.analysis import analyse, module_name
-from nb2prod.codegen import format_codes, generate_source
+from nb2prod.codegen import format_code, generate_source, module_formatter
 from nb2prod.errors import EXIT_CHECK_FAILED, EXIT_OK, NotebookError, VersionError
 from nb2prod.lineage import data_files
 from nb2prod.models import Plan
 from nb2prod.notebook import display_path, find_notebooks, load_notebook
 from nb2prod.versions import (
+    Published,
     build_manifest,
     code_sha256,
     current_version,
@@ -29,6 +33,9 @@ from nb2prod.versions import (
     sha256_file,
     staleness,
 )
+
+if TYPE_CHECKING:
+    from nb2prod._format import Formatter
 
 
 @dataclass(frozen=True)
@@ -69,7 +76,10 @@ class BuildReport:
 
 
 def prepare(
-    paths: Iterable[Path], out_dir: Path, root: Path | None = None
+    paths: Iterable[Path],
+    out_dir: Path,
+    root: Path | None = None,
+    on_prepared: Callable[[Prepared], None] | None = None,
 ) -> list[Prepared | BuildRow]:
     """Read, analyse and generate every notebook; raise on the first bad one, writing nothing.
 
@@ -98,6 +108,8 @@ def prepare(
             )
         seen[name] = shown
         prepared.append(item)
+        if on_prepared is not None and isinstance(item, Prepared):
+            on_prepared(item)
     if not prepared:
         raise NotebookError(
             "no notebooks found (.ipynb, or jupytext percent-format .py).",
@@ -151,56 +163,85 @@ def build(
     from nb2prod.randomness import build_hints
 
     report = BuildReport(check=check)
-    items = prepare(paths, out_dir, root)
-    report.warnings.extend(build_hints(items, root, strict=strict))
-    if not check:  # before the first write: no module may be written through a symbolic link
-        guard_out_dir(out_dir, [i.plan.name for i in items if isinstance(i, Prepared)])
-    # black is most of a build: format every module that will be published at once (in parallel)
-    pending = [] if check else [
-        i for i in items if isinstance(i, Prepared) and staleness(out_dir, i.plan, i.code_hash)
-    ]
-    bodies = format_codes([(i.source, i.plan) for i in pending])  # lazily, in this order
-    for item in items:
-        if isinstance(item, BuildRow):
-            report.rows.append(replace(item, status="current" if check else "unchanged"))
-            continue
-        plan = item.plan
-        report.warnings.extend(plan.warnings)
-        if plan.unexported_cells:
-            cells = ", ".join(map(str, plan.unexported_cells))
-            several = len(plan.unexported_cells) > 1
-            report.warnings.append(
-                f"{plan.notebook.display_path}: {'cells' if several else 'cell'} {cells} "
-                f"{'come' if several else 'comes'} before the first step and "
-                f"{'are' if several else 'is'} not exported."
-            )
-        if on_progress:
-            on_progress(plan.notebook.display_path)
-        reason = staleness(out_dir, plan, item.code_hash)
-        if check or reason is None:
-            version = current_version(out_dir / plan.name)
-            if check:
-                status = "current" if reason is None else f"stale: {reason}"
-            else:
-                status = "unchanged"
-        else:
-            packages = package_versions(plan.imported_modules)
-            data, data_warnings = data_files(plan, root)
-            report.warnings.extend(data_warnings)
-            manifest = build_manifest(plan, item.code_hash, packages, data)
-            files = {"requirements.txt": requirements_txt(packages)}
-            body = next(bodies)
-            published = publish(out_dir, plan, body, files, manifest)
-            version, status = published.version, published.status
-        report.rows.append(
-            BuildRow(
-                notebook=plan.notebook.display_path,
-                name=plan.name,
-                steps=tuple(s.name for s in plan.steps),
-                parameters=tuple(p.name for p in plan.parameters),
-                parity=tuple(t.name for t in plan.parity_targets),
-                version=version,
-                status=status,
-            )
-        )
+    paths = list(paths)
+    formatter = None if check else module_formatter()
+    queued: dict[str, int] = {}  # module name -> its place in the formatter
+
+    def queue(item: Prepared) -> None:  # black (most of a build) starts while the rest are read
+        if formatter is not None and staleness(out_dir, item.plan, item.code_hash):
+            queued[item.plan.name] = formatter.submit(item.source, item.plan.name)
+
+    try:
+        if formatter is not None:
+            formatter.expected = len(find_notebooks(paths))
+        items = prepare(paths, out_dir, root, on_prepared=queue)
+        report.warnings.extend(build_hints(items, root, strict=strict))
+        if not check:  # before the first write: no module may be written through a symbolic link
+            guard_out_dir(out_dir, [i.plan.name for i in items if isinstance(i, Prepared)])
+        with PublishBatch(out_dir) if queued else nullcontext() as batch:
+            for item in items:
+                if isinstance(item, BuildRow):
+                    report.rows.append(replace(item, status="current" if check else "unchanged"))
+                    continue
+                plan = item.plan
+                report.warnings.extend(plan.warnings)
+                if plan.unexported_cells:
+                    cells = ", ".join(map(str, plan.unexported_cells))
+                    several = len(plan.unexported_cells) > 1
+                    report.warnings.append(
+                        f"{plan.notebook.display_path}: {'cells' if several else 'cell'} {cells} "
+                        f"{'come' if several else 'comes'} before the first step and "
+                        f"{'are' if several else 'is'} not exported."
+                    )
+                if on_progress:
+                    on_progress(plan.notebook.display_path)
+                reason = staleness(out_dir, plan, item.code_hash)
+                if check or reason is None:
+                    version = current_version(out_dir / plan.name)
+                    if check:
+                        status = "current" if reason is None else f"stale: {reason}"
+                    else:
+                        status = "unchanged"
+                else:
+                    packages = package_versions(plan.imported_modules)
+                    data, data_warnings = data_files(plan, root)
+                    report.warnings.extend(data_warnings)
+                    manifest = build_manifest(plan, item.code_hash, packages, data)
+                    files = {"requirements.txt": requirements_txt(packages)}
+                    body = _formatted(formatter, queued, item)
+                    published = (batch or _Single(out_dir)).add(plan, body, files, manifest)
+                    version, status = published.version, published.status
+                report.rows.append(
+                    BuildRow(
+                        notebook=plan.notebook.display_path,
+                        name=plan.name,
+                        steps=tuple(s.name for s in plan.steps),
+                        parameters=tuple(p.name for p in plan.parameters),
+                        parity=tuple(t.name for t in plan.parity_targets),
+                        version=version,
+                        status=status,
+                    )
+                )
+            if batch is not None:
+                batch.commit()
+    finally:
+        if formatter is not None:
+            formatter.close()
     return report
+
+
+def _formatted(formatter: Formatter | None, queued: dict[str, int], item: Prepared) -> str:
+    """The black-formatted module of ``item``; black's error is raised with the notebook's name."""
+    index = queued.get(item.plan.name)
+    result = formatter.result(index) if formatter is not None and index is not None else None
+    return result if isinstance(result, str) else format_code(item.source, item.plan)
+
+
+class _Single:
+    """Publishes one version on its own: a notebook that went stale while this build ran."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = out_dir
+
+    def add(self, plan: Plan, body: str, files: dict[str, str], manifest: dict) -> Published:
+        return publish(self.out_dir, plan, body, files, manifest)

@@ -82,14 +82,17 @@ def build(paths: tuple[str, ...], out: str | None, check: bool, strict: bool) ->
     console = _console()
     from rich.markup import escape
 
+    errors = _console(stderr=True)
     for warning in report.warnings:
-        _console(stderr=True).print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
+        errors.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
     from rich.table import Table
 
     table = Table(title=None, show_edge=False, header_style="bold")
     for column in ("notebook", "module", "steps", "parameters", "parity", "version", "status"):
         table.add_column(column)
-    for row in report.rows:
+    changed = [r for r in report.rows if r.status not in ("unchanged", "current")]  # rich: ~1 ms a row
+    rows = changed if len(report.rows) > 20 else report.rows
+    for row in rows:
         style = "red" if row.status.startswith("stale") else "green" if row.status in ("new", "updated") else ""
         table.add_row(
             row.notebook,
@@ -100,7 +103,10 @@ def build(paths: tuple[str, ...], out: str | None, check: bool, strict: bool) ->
             row.version or "-",
             f"[{style}]{row.status}[/]" if style else row.status,
         )
-    console.print(table)
+    if rows:
+        console.print(table)
+    if len(rows) < len(report.rows):  # many notebooks: only new, updated and stale ones are listed
+        console.print(f"{len(report.rows) - len(rows)} {'current' if check else 'unchanged'} modules not listed.")
     if check:
         stale = report.stale
         console.print(

@@ -10,10 +10,14 @@ from __future__ import annotations
 import io
 import tokenize
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from nb2prod import FORMAT_VERSION, __version__
 from nb2prod.errors import AnalysisError
 from nb2prod.models import Parameter, Plan, Step
+
+if TYPE_CHECKING:
+    from nb2prod._format import Formatter
 
 _SIMPLE_TYPES = frozenset({"int", "float", "str", "bool", "list", "dict", "tuple"})
 _MUTABLE_TYPES = frozenset({"list", "dict", "set"})
@@ -189,6 +193,13 @@ def format_code(source: str, plan: Plan) -> str:
             path=plan.notebook.display_path,
             hint="please report this notebook to nb2prod's issue tracker.",
         ) from None
+
+
+def module_formatter() -> Formatter:
+    """A :class:`~nb2prod._format.Formatter` for generated modules; black's errors via :func:`format_code`."""
+    from nb2prod._format import Formatter
+
+    return Formatter(_MAIN)
 
 
 def format_codes(pairs: list[tuple[str, Plan]]) -> Iterator[str]:

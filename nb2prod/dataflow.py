@@ -62,6 +62,9 @@ class DataFlow:
         self.cells: dict[str, list[int]] = {}
         self.after: dict[str, dict[str, int]] = {}  # step -> {after-name: cell}
         self.targets: list[Target] = []
+        self.open_targets: dict[str, tuple[str, int, str]] = {}  # target -> (step, cell, kind)
+        self.maybe_pending: set[str] = set()  # a conditional write of an undefined name is next
+        self.maybe_only: set[str] = set()  # names so far only defined inside if/for/try blocks
         # step -> built-in or module-level names it used before any assignment: (cell, line, what)
         self.free_reads: dict[str, dict[str, tuple[int, int, str]]] = {}
         self.warnings: list[str] = []
@@ -99,9 +102,17 @@ class DataFlow:
         role = "module" if module or p.role in MODULE_ROLES else p.role
         if kind == "keep":  # a write that may not happen: a step needs the value it may keep
             writer = self.writer.get(name)
-            if role == "step" and writer is not None and writer.kind != "module":
+            if writer is None and role == "step":
+                self.maybe_pending.add(name)  # the write that follows may leave it undefined
+            elif role == "step" and writer.kind != "module" and name not in self.maybe_only:
                 self._step_reads(p, name, line)
             return
+        if kind == "write" and role == "step":
+            if name in self.maybe_pending:  # only ever conditionally defined: nothing to keep
+                self.maybe_only.add(name)
+            else:
+                self.maybe_only.discard(name)
+            self.maybe_pending.discard(name)
         if kind == "read":
             if role == "step":
                 self._step_reads(p, name, line)
@@ -115,6 +126,8 @@ class DataFlow:
                 if name in self.writer:
                     self.hidden_since[name] = p.cell.index
             return
+        if kind in ("del", "write") and role == "step":
+            self._target_still_open(p, name, line)
         if kind == "del":
             self.writer.pop(name, None)
             return
@@ -189,6 +202,22 @@ class DataFlow:
             hint=f"pass {name!r} to the function as an argument.",
         )
 
+    def _target_still_open(self, p: CellCode, name: str, line: int) -> None:
+        """The pipeline returns a step's *final* value of a target; the notebook captures it right
+        after the tagged cell. A later cell of the same step that reassigns it breaks that."""
+        step, cell, kind = self.open_targets.get(name, (None, 0, ""))
+        if step is None or p.step != step or p.cell.index <= cell:
+            return
+        raise AnalysisError(
+            f"{kind} target {name!r} is taken after cell {cell}, but this later cell of the same "
+            f"step {step!r} changes {name!r} again; the pipeline would return the step's final value.",
+            path=self.nb.display_path,
+            cell=p.cell.index,
+            line=line,
+            hint=f"move the '{kind}:{name}' tag to cell {p.cell.index}, or start a new step here "
+            "(tag this cell 'step:NAME').",
+        )
+
     def _no_shadowing(self, p: CellCode, name: str, line: int) -> None:
         """A step that uses a built-in or module-level name and then assigns it would fail as a
         function: the assignment makes the name local everywhere in it (UnboundLocalError)."""
@@ -260,6 +289,8 @@ class DataFlow:
                 assert writer.step is not None
                 self.needed.setdefault(writer.step, set()).add(var)
             self.targets.append(Target(var, kind, p.cell.index, writer.step))
+            if writer.kind == "step" and writer.step is not None:
+                self.open_targets[var] = (writer.step, p.cell.index, kind)
 
     def _depend(self, step: str, on: str, why: str) -> None:
         self.deps.setdefault(step, {}).setdefault(on, why)

@@ -259,7 +259,12 @@ def _read_percent(text: str, shown: str) -> Any:
     try:
         return jupytext.reads(text, fmt="py:percent")
     except Exception as err:  # jupytext raises many types for malformed headers
-        raise NotebookError(f"jupytext cannot read it: {err}.", path=shown) from None
+        raise NotebookError(
+            f"jupytext cannot read it: {err}.",
+            path=shown,
+            hint="check the '# %%' cell headers (e.g. tags=[\"step:load\"]), or open and save it in "
+            "Jupyter with jupytext.",
+        ) from None
 
 
 def load_notebook(path: Path, *, root: Path | None = None) -> SourceNotebook:

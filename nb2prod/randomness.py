@@ -275,12 +275,11 @@ class _Finder(ast.NodeVisitor):
 
     def visit_Call(self, node: ast.Call) -> None:
         self.generic_visit(node)
-        text = _short(node)
         qualified = self.resolve(node.func)
         if qualified is not None:
-            event = self._classify(node, qualified, text)
+            event = self._classify(node, qualified)
         elif isinstance(node.func, ast.Attribute) and node.func.attr == "sample":
-            event = self._sample(node, text)
+            event = self._sample(node)
         else:
             event = None
         if event is not None:
@@ -300,16 +299,16 @@ class _Finder(ast.NodeVisitor):
             return None
         return ".".join([self.imports[func.id], *reversed(parts)])
 
-    def _classify(self, node: ast.Call, qualified: str, text: str) -> _Event | None:
+    def _classify(self, node: ast.Call, qualified: str) -> _Event | None:
         module, _, name = qualified.rpartition(".")
         if module in ("numpy.random", "random"):
-            return self._stream_call(node, module, name, text)
+            return self._stream_call(node, module, name, _short(node))
         if self.loaded_only and not (is_loaded(qualified) or is_known(qualified)):
             return None
         callee = random_state_callee(qualified)
         if callee is None or passes_random_state(node, callee) or not seed_used(node, callee):
             return None
-        short = _func_text(node)
+        text, short = _short(node), _func_text(node)  # only for calls that become hints (unparse)
         return self._event(
             node, "draw", "numpy", text,
             f"`{text}` draws random numbers: {short} takes random_state (default None) and the "
@@ -353,7 +352,7 @@ class _Finder(ast.NodeVisitor):
             f"`{text}` draws from {module}'s global stream, which nothing seeds before it.", fix,
         )
 
-    def _sample(self, node: ast.Call, text: str) -> _Event | None:
+    def _sample(self, node: ast.Call) -> _Event | None:
         if any(k.arg in ("random_state", None) for k in node.keywords):
             return None
         receiver = node.func.value if isinstance(node.func, ast.Attribute) else None
@@ -363,6 +362,7 @@ class _Finder(ast.NodeVisitor):
             isinstance(a, ast.Starred) for a in node.args
         ):
             return None
+        text = _short(node)
         return self._event(
             node, "draw", "numpy", text,
             f"`{text}` samples rows at random: no random_state is passed.",

@@ -401,6 +401,28 @@ def test_plot_points_drops_non_finite_and_refuses_non_numeric() -> None:
 
 
 def test_importing_compare_does_not_import_pandas() -> None:
-    code = "import sys, nb2prod.compare; print('pandas' in sys.modules)"
+    code = (
+        "import sys, numpy as np, nb2prod.compare as c\n"
+        "c.compare('y', np.zeros(3), np.zeros(3)); c.compare('d', {'a': [1.5]}, {'a': [1.5]})\n"
+        "print(sorted({'pandas', 'nb2prod.compare_frames'} & set(sys.modules)))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.strip() == "[]"  # the pandas half loads only for pandas values
+
+
+def test_large_frames_report_the_first_difference_by_label() -> None:
+    """A large single-dtype frame is compared as one block; a mixed one column by column."""
+    n = 200_000
+    block = pd.DataFrame(np.arange(2 * n, dtype=float).reshape(n, 2), columns=["a", "b"])
+    changed = block.copy()
+    changed.iloc[n - 1, 1] = -1.0
+    m = compare("block", block, changed)
+    assert m is not None
+    assert (m.n_different, m.n_total, m.first_position) == (1, 2 * n, f"row {n - 1}, column 'b'")
+    mixed = block.assign(label=np.where(np.arange(n) % 2 == 0, "even", "odd"))
+    other = mixed.copy()
+    other.loc[7, "label"] = "seven"
+    m = compare("mixed", mixed, other)
+    assert m is not None
+    assert (m.n_different, m.first_position) == (1, "row 7, column 'label'")
+    assert compare("mixed", mixed, mixed.copy()) is None

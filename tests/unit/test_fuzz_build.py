@@ -15,6 +15,7 @@ import contextlib
 import importlib.util
 import io
 import itertools
+import json
 import os
 import sys
 from pathlib import Path
@@ -127,7 +128,7 @@ def event(text: str) -> None:
         hypothesis_event(text)
 
 
-def write(folder: Path, cells: list[tuple[str, list[str], bool]]) -> Path:
+def write(folder: Path, cells: list[tuple[str, list[str], bool]], percent: bool = False) -> Path:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     for source, tags, as_directives in cells:
@@ -136,26 +137,38 @@ def write(folder: Path, cells: list[tuple[str, list[str], bool]]) -> Path:
             nb.cells.append(nbformat.v4.new_code_cell("\n".join([*lines, source])))
         else:
             nb.cells.append(nbformat.v4.new_code_cell(source, metadata={"tags": tags} if tags else {}))
+    if percent:  # the same notebook as a jupytext percent-format .py file
+        import jupytext
+
+        path = folder / f"fuzz{next(_counter)}.py"
+        path.write_text(jupytext.writes(nb, fmt="py:percent"), encoding="utf-8")
+        return path
     path = folder / f"fuzz{next(_counter)}.ipynb"
     nbformat.write(nb, path)
     return path
 
 
-def notebook_values(path: Path, targets: list[str]) -> dict[str, Any] | None:
+def notebook_values(path: Path, targets: dict[str, int]) -> dict[str, Any] | None:
     """Execute the notebook's code cells in order in one namespace, as a kernel would (magics
-    masked); the targets' values at the end, or None when the notebook itself raises."""
+    masked); each target's value right after its cell, or None when the notebook itself raises."""
+    import copy
+
+    from nb2prod.notebook import read_notebook_node
+
+    nb = read_notebook_node(path)
     namespace: dict[str, Any] = {"__name__": "__fuzz__"}
-    nb = nbformat.read(path, as_version=4)
+    values: dict[str, Any] = {}
     try:
         with contextlib.redirect_stdout(io.StringIO()):
-            for c in nb.cells:
+            for index, c in enumerate(nb.cells):
                 masked = mask_magics(c.source)
-                if masked.foreign_magic:
-                    continue
-                exec(compile(masked.code, "<cell>", "exec"), namespace)
+                if not masked.foreign_magic:
+                    exec(compile(masked.code, "<cell>", "exec"), namespace)
+                for name in (t for t, cell in targets.items() if cell == index):
+                    values[name] = copy.deepcopy(namespace.get(name))
     except BaseException:  # noqa: BLE001 - the notebook's own failure: nothing to compare against
         return None
-    return {t: namespace.get(t) for t in targets}
+    return values
 
 
 def load(pipeline: Path) -> Any:
@@ -167,12 +180,12 @@ def load(pipeline: Path) -> Any:
     return module
 
 
-def check_build(tmp_path: Path, cells: list[tuple[str, list[str], bool]]) -> None:
+def check_build(tmp_path: Path, cells: list[tuple[str, list[str], bool]], percent: bool = False) -> None:
     import black
 
     folder = tmp_path / f"case{next(_counter)}"
     folder.mkdir()
-    path = write(folder, cells)
+    path = write(folder, cells, percent)
     out = folder / "gen"
     try:
         report = build([path], out, root=folder)
@@ -191,8 +204,9 @@ def check_build(tmp_path: Path, cells: list[tuple[str, list[str], bool]]) -> Non
         with contextlib.redirect_stdout(io.StringIO()):
             module = load(pipeline)
     except Exception as exc:  # one raise site, so hypothesis sees one bug however paths differ
-        raise AssertionError(f"the generated module does not import: {exc!r}:\n{text}") from None
-    expected = notebook_values(path, list(row.parity))
+        raise AssertionError(f"the generated module does not import: {type(exc).__name__}") from exc
+    manifest = json.loads((pipeline.parent / "manifest.json").read_text())
+    expected = notebook_values(path, {t["name"]: t["cell"] for t in manifest["parity_targets"]})
     event("built" if expected is None else "built, and run() compared with the notebook")
     if expected is None:
         return
@@ -200,7 +214,7 @@ def check_build(tmp_path: Path, cells: list[tuple[str, list[str], bool]]) -> Non
         with contextlib.redirect_stdout(io.StringIO()):
             got = module.run()
     except Exception as exc:  # one raise site, so hypothesis sees one bug however paths differ
-        raise AssertionError(f"the notebook ran but run() raised {exc!r}:\n{text}") from None
+        raise AssertionError(f"the notebook ran but run() raised {type(exc).__name__}") from exc
     assert {t: got[t] for t in row.parity} == expected
 
 
@@ -210,22 +224,25 @@ def check_build(tmp_path: Path, cells: list[tuple[str, list[str], bool]]) -> Non
     derandomize="NB2PROD_FUZZ_EXAMPLES" not in os.environ,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(cells=notebook)
+@given(cells=notebook, percent=st.booleans())
 # Found while fuzzing (by the fuzzer, or by reading the code it pointed at), kept as regressions:
-@example(cells=[("x = 1", ["step:print"], False), ("print(x)", ["parity:x"], False)])  # step shadowed print()
-@example(cells=[("unknown = 1", ["parameters"], False), ("x = unknown", ["step:s", "parity:x"], False)])
-@example(cells=[("yield 1", ["step:s"], False)])  # compiles at module level only inside a function
-@example(cells=[("x = 1", ["step:load"], False), ("y = x", ["step:load_step", "parity:y"], False),
+@example(percent=False, cells=[("x = 1", ["step:print"], False), ("print(x)", ["parity:x"], False)])  # step shadowed print()
+@example(percent=False, cells=[("unknown = 1", ["parameters"], False), ("x = unknown", ["step:s", "parity:x"], False)])
+@example(percent=False, cells=[("yield 1", ["step:s"], False)])  # compiles at module level only inside a function
+@example(percent=False, cells=[("x = 1", ["step:load"], False), ("y = x", ["step:load_step", "parity:y"], False),
                 ("load = 2", ["step:z"], False)])  # two steps, one function name
-@example(cells=[("x = 1", ["step:s"], False), ("global x\nx = 2", ["step:t", "parity:x"], False)])
-@example(cells=[("x = 1", ["step:_parse_value", "parity:x"], False)])
-@example(cells=[("data = [1, 2]", ["parameters"], False), ("del data", ["step:load"], True)])  # del: input
-@example(cells=[("for y in range(2):\n    x = (lambda q: q)(len)\nlen = 0", ["step:load"], False)])
-@example(cells=[("y = 's'", ["parameters"], False), ("if False:\n    y = 2", ["step:a"], False),
+@example(percent=False, cells=[("x = 1", ["step:s"], False), ("global x\nx = 2", ["step:t", "parity:x"], False)])
+@example(percent=False, cells=[("x = 1", ["step:_parse_value", "parity:x"], False)])
+@example(percent=False, cells=[("data = [1, 2]", ["parameters"], False), ("del data", ["step:load"], True)])  # del: input
+@example(percent=False, cells=[("for y in range(2):\n    x = (lambda q: q)(len)\nlen = 0", ["step:load"], False)])
+@example(percent=False, cells=[("y = 's'", ["parameters"], False), ("if False:\n    y = 2", ["step:a"], False),
                 ("z = y", ["step:b", "parity:z"], False)])  # a maybe-write keeps the old value: input
-@example(cells=[("x = 1", ["step:run"], False), ("a = f'{a}'", ["imports"], True)])  # import-time read
-def test_build_succeeds_with_working_code_or_refuses_with_exit_2(tmp_path_factory, cells):
-    check_build(tmp_path_factory.mktemp("fuzz"), cells)
+@example(percent=False, cells=[("x = 1", ["step:run"], False), ("a = f'{a}'", ["imports"], True)])  # import-time read
+@example(percent=False, cells=[("a = 0", ["step:load"], False), ("", ["parity:a"], False), ("del a", [], False)])
+@example(percent=False, cells=[("try:\n    u = 1\nexcept Exception:\n    y = 0", ["step:a"], False),
+                               ("try:\n    u = 1\nexcept Exception:\n    y = 0\ny = 0", ["step:b"], False)])
+def test_build_succeeds_with_working_code_or_refuses_with_exit_2(tmp_path_factory, cells, percent):
+    check_build(tmp_path_factory.mktemp("fuzz"), cells, percent)
 
 
 def test_the_grammar_reaches_both_outcomes(tmp_path):
