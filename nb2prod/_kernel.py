@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from nbformat import NotebookNode
 
 ENGINE_NAME = "nb2prod"
+SAVE_EVERY = 5.0  # seconds between live saves of the evidence notebook
 START_TIMEOUT = 60  # seconds; a cold kernel on a loaded 2-core CI box can take several
 DEFAULT_KERNEL = "python3"
 SHUTDOWN_WAIT = 2.0  # seconds for a graceful kernel stop: SIGTERM at half, SIGKILL at the end
@@ -177,6 +178,13 @@ def register_engine() -> None:
         def __init__(self, nb: Any, run: Run, **kw: Any) -> None:
             super().__init__(nb, progress_bar=False, **kw)
             self.run = run
+
+        def save(self, **kw: Any) -> None:
+            # papermill rewrites the whole output notebook at every cell start and end (about a
+            # second per small notebook); a live copy at most SAVE_EVERY seconds old is enough, as
+            # papermill writes the final (or failed) notebook itself when the run ends.
+            if (self.now() - self.last_save_time).total_seconds() >= SAVE_EVERY:
+                super().save(**kw)
 
         def cell_start(self, cell: Any, cell_index: int | None = None, **kw: Any) -> None:
             self.run.cell_started(cell_index)
