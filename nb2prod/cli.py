@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from nb2prod import __version__
-from nb2prod.errors import EXIT_INTERRUPTED, Nb2ProdError
+from nb2prod.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, Nb2ProdError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -41,8 +41,9 @@ def handles_errors(command: F) -> F:
             click.echo(f"Error: {err.message}", err=True)
             sys.exit(err.exit_code)
         except KeyboardInterrupt as err:
-            click.echo(f"Interrupted: {err}" if str(err) else "Interrupted.", err=True)
-            sys.exit(EXIT_INTERRUPTED)
+            word = "Terminated" if _terminated else "Interrupted"
+            click.echo(f"{word}: {err}" if str(err) else f"{word}.", err=True)
+            sys.exit(EXIT_TERMINATED if _terminated else EXIT_INTERRUPTED)
 
     return wrapper  # type: ignore[return-value]
 
@@ -407,5 +408,18 @@ def raise_unknown_module(package: Path) -> None:
     )
 
 
+_terminated = False
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    """A cancelled CI job sends SIGTERM: take Ctrl-C's path, so kernels and pipelines are stopped."""
+    global _terminated
+    _terminated = True
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    import signal
+
+    signal.signal(signal.SIGTERM, _on_sigterm)
     cli(prog_name="nb2prod")

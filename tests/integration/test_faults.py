@@ -122,8 +122,12 @@ def test_a_raising_pipeline_step_exits_3_naming_its_notebook_cell(tmp_path, priv
     assert_clean(private_tmp)
 
 
-@pytest.mark.parametrize("jobs", ["1", "2"])
-def test_ctrl_c_in_the_middle_of_test_exits_130_and_leaves_nothing(tmp_path, private_tmp, jobs):
+@pytest.mark.parametrize(("jobs", "signum"), [
+    ("1", signal.SIGINT), ("2", signal.SIGINT), ("2", signal.SIGTERM),
+])
+def test_ctrl_c_or_sigterm_in_the_middle_of_test_exits_and_leaves_nothing(
+    tmp_path, private_tmp, jobs, signum
+):
     started = tmp_path / "started"
     root = project(tmp_path, [
         ("n = 3", ["parameters"]),
@@ -142,14 +146,18 @@ def test_ctrl_c_in_the_middle_of_test_exits_130_and_leaves_nothing(tmp_path, pri
         while not started.exists() and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.2)
         assert started.exists(), proc.communicate()
-        os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the foreground group
+        if signum == signal.SIGINT:  # what a terminal's Ctrl-C does: the foreground group
+            os.killpg(proc.pid, signal.SIGINT)
+        else:  # a cancelled CI job: SIGTERM to nb2prod alone, which must stop its own children
+            os.kill(proc.pid, signal.SIGTERM)
         out, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-    assert proc.returncode == 130, out + err
+    word, code = ("Interrupted", 130) if signum == signal.SIGINT else ("Terminated", 143)
+    assert proc.returncode == code, out + err
     assert "Traceback" not in err
-    assert err.startswith("Interrupted: ") and "notebooks/nb.ipynb, cell 2" in err, err
+    assert err.startswith(f"{word}: ") and "notebooks/nb.ipynb, cell 2" in err, err
     assert "was running; kernels were stopped and nothing was compared." in err
     assert_clean(private_tmp)
