@@ -89,7 +89,10 @@ class ParityItem(pytest.Item):
             raise ParityFailure(f"{case.error.message}{source}")
         failures = case.failures
         if failures:
-            raise ParityFailure("\n".join(t.mismatch.describe() for t in failures if t.mismatch))
+            from nb2prod.reproducibility import diagnosis_text
+
+            lines = [t.mismatch.describe() for t in failures if t.mismatch]
+            raise ParityFailure("\n".join([*lines, *filter(None, [diagnosis_text(case)])]))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, ParityFailure):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURES, NOTEBOOKS, ROOT
+from tests.conftest import FIXTURES, ROOT
 from tests.nbfactory import write_notebook
 
 

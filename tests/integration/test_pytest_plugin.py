@@ -39,5 +39,6 @@ def test_plugin_collects_cases_and_reports_the_mismatch(tmp_path: Path) -> None:
     assert "minimal.ipynb::n=3 PASSED" in out
     assert "rescaled_in_skip.ipynb::defaults FAILED" in out
     assert "y_pred: values differ" in out and "differing elements: 111 of 111" in out
+    assert "diverged: a second notebook run with the same parameters reproduced the first" in out
     assert "collected 3 items" in out  # the notebook without step tags is not collected
     assert "1 failed, 2 passed" in out
