@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 #: Line magics whose argument is a statement worth keeping: ``%time model.fit(X, y)`` -> the statement.
 TIMING_MAGICS = frozenset({"time", "timeit", "prun"})
@@ -34,6 +35,7 @@ class MaskedCode:
     magic_lines: tuple[int, ...] = ()  # 1-based lines of removed magics (for the build listing)
 
 
+@lru_cache(maxsize=4096)  # analysis, hints and lineage all mask the same cells; the result is frozen
 def mask_magics(source: str) -> MaskedCode:
     """Replace magics and help syntax with blank lines; keep every line number."""
     lines = source.splitlines()

@@ -104,11 +104,9 @@ def _decode(data: Any) -> Callee | None:
 
 
 def _cache_file() -> Path:
-    base = os.environ.get("NB2PROD_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
-        "nb2prod",
-    )
-    return Path(base) / f"random-state-v{_CACHE_FORMAT}.json"
+    from nb2prod._cache import cache_dir
+
+    return cache_dir() / f"random-state-v{_CACHE_FORMAT}.json"
 
 
 @cache

@@ -241,3 +241,27 @@ def test_package_versions_names_distributions_not_import_names():
     # a local helper module must not become an installable requirement of the same name
     assert "\n# surely_not_a_module_xyz: " in text
     assert not any(line.startswith("surely") for line in text.splitlines())
+
+
+def test_package_providers_are_cached_on_disk_until_the_import_path_changes(tmp_path, monkeypatch):
+    import json
+
+    from nb2prod import versions
+
+    monkeypatch.setenv("NB2PROD_CACHE_DIR", str(tmp_path))
+    versions._providers.cache_clear()
+    real = versions._providers()
+    assert "numpy" in real["numpy"]
+    cached = json.loads((tmp_path / "providers-v1.json").read_text())
+    assert cached["providers"]["numpy"] == real["numpy"]
+
+    cached["providers"] = {"numpy": ["from-the-cache"]}  # what a later build must take as is
+    (tmp_path / "providers-v1.json").write_text(json.dumps(cached))
+    versions._providers.cache_clear()
+    assert versions._providers()["numpy"] == ["from-the-cache"]
+
+    cached["stamp"][0][1] -= 1  # a folder on sys.path changed: a package was (un)installed
+    (tmp_path / "providers-v1.json").write_text(json.dumps(cached))
+    versions._providers.cache_clear()
+    assert versions._providers()["numpy"] == real["numpy"]
+    versions._providers.cache_clear()
