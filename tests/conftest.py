@@ -14,7 +14,7 @@ NOTEBOOKS = ROOT / "notebooks"
 
 @pytest.fixture(scope="session", autouse=True)
 def clean_jupyter_home(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Keep IPython and Jupyter from reading or writing the developer's home (FIELD-NOTES)."""
+    """Keep IPython, Jupyter and nb2prod from reading or writing the developer's home (FIELD-NOTES)."""
     home = tmp_path_factory.mktemp("jupyter-home")
     for var, sub in [
         ("IPYTHONDIR", "ipython"),
@@ -25,6 +25,9 @@ def clean_jupyter_home(tmp_path_factory: pytest.TempPathFactory) -> None:
         path = home / sub
         path.mkdir()
         os.environ[var] = str(path)
+    cache = home / "nb2prod-cache"  # nb2prod's own cache (signatures, distributions): not ~/.cache
+    cache.mkdir()
+    os.environ["NB2PROD_CACHE_DIR"] = str(cache)
     os.environ.setdefault("MPLBACKEND", "Agg")
     os.environ["JUPYTER_PLATFORM_DIRS"] = "1"
 
