@@ -9,6 +9,7 @@ run, whatever ended it (an error, a timeout, a dead kernel, Ctrl-C).
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -87,6 +88,9 @@ def untrack(run: Run) -> None:
         _LIVE.pop(id(run), None)
 
 
+_TORNADO_LOGGERS = ("tornado", "tornado.general", "tornado.application")
+
+
 def stop_all_kernels() -> list[tuple[str, int | None]]:
     """Kill every kernel this process runs (Ctrl-C with ``-j N``: worker threads never see the
     KeyboardInterrupt, so their cells must be cut short from outside). Until :func:`resume`, no new
@@ -94,6 +98,10 @@ def stop_all_kernels() -> list[tuple[str, int | None]]:
     with _LIVE_LOCK:
         _STOPPING.set()
         runs = list(_LIVE.values())
+    # A killed kernel's zmq streams fail in the worker threads' event loops, and tornado logs each
+    # failure with a traceback: noise after a Ctrl-C the user asked for.
+    for name in _TORNADO_LOGGERS:
+        logging.getLogger(name).disabled = True
     for run in runs:
         run.abort = True
         for process in list(run.kernels):
@@ -105,6 +113,8 @@ def stop_all_kernels() -> list[tuple[str, int | None]]:
 def resume() -> None:
     """Allow executions again after :func:`stop_all_kernels` (the interrupted batch is over)."""
     _STOPPING.clear()
+    for name in _TORNADO_LOGGERS:
+        logging.getLogger(name).disabled = False
 
 
 def choose_kernel(nb: NotebookNode, requested: str | None) -> str:
@@ -121,6 +131,20 @@ def choose_kernel(nb: NotebookNode, requested: str | None) -> str:
     from jupyter_client.kernelspec import KernelSpecManager
 
     return name if name in KernelSpecManager().find_kernel_specs() else DEFAULT_KERNEL
+
+
+def kernel_log(run: Run) -> str:
+    """Where the kernel process's stderr goes: the run's private runtime folder."""
+    return os.path.join(run.runtime_dir, "kernel-stderr.log")
+
+
+def kernel_log_tail(run: Run, lines: int = 5) -> str:
+    """The last lines the kernel process wrote to its stderr ("" when it wrote nothing)."""
+    try:
+        with open(kernel_log(run), encoding="utf-8", errors="replace") as handle:
+            return "\n".join(handle.read().strip().splitlines()[-lines:])
+    except OSError:
+        return ""
 
 
 def kernel_manager_class(run: Run) -> type:
@@ -143,6 +167,14 @@ def kernel_manager_class(run: Run) -> type:
             if run.env:
                 kw["env"] = {**(kw.get("env") or os.environ), **run.env}
             return await super()._async_pre_start_kernel(**kw)
+
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+            # The kernel process's own stderr (ipykernel and tornado logs, C-level prints; not the
+            # cells' output, which goes into the notebook) stays out of nb2prod's output; a dead
+            # kernel's error quotes its end (kernel_log_tail).
+            with open(kernel_log(run), "ab") as log:
+                kw.setdefault("stderr", log)
+                await super()._async_launch_kernel(kernel_cmd, **kw)
 
         async def _async_post_start_kernel(self, **kw: Any) -> None:
             process = getattr(self.provisioner, "process", None)

@@ -24,6 +24,7 @@ from nb2prod._kernel import (
     START_TIMEOUT,
     Run,
     choose_kernel,
+    kernel_log_tail,
     quiet_papermill_logger,
     register_engine,
     short_tmp,
@@ -314,7 +315,9 @@ def _map_error(
         return ExecutionError(reason, ename=err.ename, evalue=err.evalue, **at)
     if isinstance(err, DeadKernelError):
         hint = "the cell may have run out of memory, crashed in C code or called os._exit()."
-        return ExecutionError("the kernel died", hint=hint, **at)
+        said = kernel_log_tail(run)
+        reason = f"the kernel died; its last words on stderr:\n{said}" if said else "the kernel died"
+        return ExecutionError(reason, hint=hint, **at)
     if isinstance(err, CellTimeoutError):
         reason = f"cell exceeded the --timeout of {where['timeout']:g} seconds"
         return ExecutionError(reason, hint="raise --timeout, or make the cell faster.", **at)

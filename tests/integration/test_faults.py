@@ -82,13 +82,16 @@ def test_a_dying_kernel_exits_3_naming_the_cell(tmp_path, private_tmp):
     root = project(tmp_path, [
         ("n = 3", ["parameters"]),
         ("x = n * 2", ["step:load"]),
-        ("import os\nos._exit(1)\ny = x + 1", ["step:train", "parity:y"]),
+        ("import os\nos.write(2, b'segfault-ish: out of luck\\n')\nos._exit(1)\ny = x + 1",
+         ["step:train", "parity:y"]),
     ])
     build(root)
     result = run_test(root, private_tmp)
     assert result.returncode == 3, result.stdout + result.stderr
     text = " ".join(result.stdout.split())
-    assert "notebooks/nb.ipynb, cell 2: the kernel died" in text
+    assert "notebooks/nb.ipynb, cell 2: the kernel died; its last words on stderr:" in text
+    assert "segfault-ish: out of luck" in text  # quoted in the report, not leaked to stderr
+    assert "out of luck" not in result.stderr
     assert "Traceback" not in result.stderr
     assert_clean(private_tmp)
 
