@@ -20,6 +20,7 @@ from typing import Any
 
 from nb2prod.models import Plan
 from nb2prod.notebook import display_path
+from nb2prod.versions import sha256_file
 
 # Reader function names (the last attribute of the call) and who provides them: the one table that
 # decides what counts as reading a file.
@@ -141,25 +142,17 @@ def _entries(read: DataRead, base: Path, root: Path | None) -> list[dict[str, An
 def _facts(path: Path, root: Path | None) -> dict[str, Any]:
     facts: dict[str, Any] = {"resolved": display_path(path, root)}
     if path.is_file():
-        facts.update(size=path.stat().st_size, sha256=_sha256_file(path))
+        facts.update(size=path.stat().st_size, sha256=sha256_file(path))
     elif path.is_dir():  # a parquet dataset, an image folder: hash the listing and every file
         digest = hashlib.sha256()
         files = sorted(p for p in path.rglob("*") if p.is_file())
         for p in files:
-            digest.update(f"{p.relative_to(path).as_posix()}\0{_sha256_file(p)}\n".encode())
+            digest.update(f"{p.relative_to(path).as_posix()}\0{sha256_file(p)}\n".encode())
         facts.update(directory=True, files=len(files), size=sum(p.stat().st_size for p in files),
                      sha256=digest.hexdigest())
     else:
         facts["missing"] = True
     return facts
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _read_of_call(call: ast.Call, params: dict[str, str]) -> tuple[str, str, str | None] | None:

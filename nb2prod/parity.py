@@ -174,12 +174,14 @@ def run_job(
             seed=seed,
         )
         job.evidence.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            executed = execute_notebook(
+
+        def execute(output: Path) -> Any:
+            """This case's notebook, executed with its parameters, seed and captures."""
+            return execute_notebook(
                 nb,
                 path=job.notebook,
                 params=job.params,
-                output_path=job.evidence,
+                output_path=output,
                 captures=[(t.cell, t.name) for t in job.targets],
                 capture_dir=private,
                 timeout=timeout,
@@ -187,6 +189,9 @@ def run_job(
                 seed=seed,
                 parameters_cell=parameters_cell,
             )
+
+        try:
+            executed = execute(job.evidence)
         except ExecutionError as err:
             err.path = job.display
             case.error = err
@@ -209,10 +214,7 @@ def run_job(
         if diagnose and _comparable_failure(case, executed.values, produced):
             from nb2prod.reproducibility import run_again
 
-            run_again(
-                case, job, nb, executed.values, private, rtol=rtol, atol=atol, timeout=timeout,
-                seed=seed, progress=progress, parameters_cell=parameters_cell,
-            )
+            run_again(case, job, execute, executed.values, rtol=rtol, atol=atol, seed=seed)
         return case
     finally:
         if pipeline is not None:

@@ -9,6 +9,7 @@ make the case "not reproducible"; the static randomness hints say which lines to
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,37 +31,22 @@ def rerun_path(evidence: Path) -> Path:
 def run_again(
     case: CaseResult,
     job: ParityJob,
-    nb: Any,
+    execute: Callable[[Path], Any],
     first: dict[str, Any],
-    private: Path,
     *,
     rtol: float,
     atol: float,
-    timeout: float | None,
     seed: int | None,
-    progress: Any,
-    parameters_cell: int | None,
 ) -> None:
-    """Execute ``job``'s notebook a second time and record on ``case`` whether it reproduced itself."""
+    """Execute ``job``'s notebook a second time (``execute``, as the first run was) and record on
+    ``case`` whether it reproduced itself."""
     from nb2prod.compare import compare
-    from nb2prod.execute import execute_notebook
     from nb2prod.randomness import notebook_hints
 
     output = rerun_path(job.evidence)
     started = time.perf_counter()
     try:
-        second = execute_notebook(
-            nb,
-            path=job.notebook,
-            params=job.params,
-            output_path=output,
-            captures=[(t.cell, t.name) for t in job.targets],
-            capture_dir=private,
-            timeout=timeout,
-            progress=progress,
-            seed=seed,
-            parameters_cell=parameters_cell,
-        )
+        second = execute(output)
     except ExecutionError as err:
         where = f" in cell {err.cell}" if err.cell is not None else ""
         case.moved.append(
