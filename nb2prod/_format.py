@@ -1,38 +1,37 @@
 """black for generated modules, paid as little as possible (profiling showed black is most of a build).
 
-Three savings, none changes a byte of the output (tests compare with plain ``black.format_str``):
+Four savings, none changes a byte of the output (tests compare with plain ``black.format_str``):
 
 * Every module ends with the same ``main()`` template, which costs black two passes (it is not written
   in black's style, and its text is part of each version's code hash, so it stays as it is). Its
   layout depends only on the length of the module name, so it is formatted once per length, with a
-  placeholder name, and spliced after the formatted rest of the module.
+  placeholder name, remembered on disk, and spliced after the formatted rest of the module.
+* ``run()`` is nb2prod's own code around names and the parameters' literals, a third of the rest:
+  where its layout is certain (plain literals, lines that fit) it is written in black's layout
+  directly, and black reads only the module's head, with an f-string standing in for the version
+  inference the whole module would give.
 * black makes a second pass over anything its first pass changed. The user's cells are usually
   black-clean already; what the first pass changed was nb2prod's own scaffolding (``repr``'s single
-  quotes in ``PARAMETERS`` and ``run()``, ``run()``'s one-line signature). That scaffolding is handed
-  to black in black's own layout, so one pass suffices; anything else black still normalises.
-* Many modules are formatted in worker processes forked after black is imported (Linux, 2+ CPUs),
-  like black's own ``reformat_many``, as they are generated (:class:`Formatter`).
+  quotes in ``PARAMETERS`` and ``run()``, ``run()``'s one-line signature, two blank lines after the
+  imports). That scaffolding is handed to black in black's own layout, so one pass suffices.
+* A build formats its modules in worker processes, with the rest of each notebook's work
+  (:mod:`nb2prod._fork_pool`).
 """
 
 from __future__ import annotations
 
 import ast
 import functools
-import os
 import re
-import sys
-import threading
-from collections.abc import Iterator, Sequence
-from typing import Any
 
 _PLACEHOLDER = "Q"
 _LINE_LENGTH = 88  # black's default, which format_str(mode=black.Mode()) uses
 _KEY = r"'([A-Za-z_][A-Za-z0-9_]*)'"  # a quoted identifier: black always writes it "..."
+_PARAMETERS_START = re.compile(r"^PARAMETERS\b", re.M)
 _PARAMETERS = re.compile(r"^PARAMETERS = \{\n(?:    .*\n)*?\}$", re.M)
 _PARAMETER_ROW = re.compile(r"^    " + _KEY + ": ", re.M)
 _RUN_DEF = re.compile(r"^def run\((.*)\) -> dict\[str, object\]:$", re.M)
 _RETURN_DICT = re.compile(r"^    return \{(" + _KEY + r": \w+(?:, " + _KEY + r": \w+)*)\}$", re.M)
-_MIN_PARALLEL = 6  # below this, forking workers costs more than it saves
 
 
 def format_module(source: str, name: str, template: str) -> str:
@@ -43,8 +42,95 @@ def format_module(source: str, name: str, template: str) -> str:
     mode = black.Mode()
     if not (source.endswith(tail) and name.isascii()) or "fmt:" in source or "yapf:" in source:
         return black.format_str(source, mode=mode)  # anything unusual: black sees the whole module
-    head = _preshape(source[: -len(tail)].rstrip("\n") + "\n")
-    return black.format_str(head, mode=mode) + "\n\n" + _formatted_template(template, name)
+    head = source[: -len(tail)].rstrip("\n") + "\n"
+    cut = head.rfind(_RUN_START)
+    run = _run_as_black_writes_it(head[cut + 3 :]) if cut >= 0 else None
+    if run is not None:
+        head = head[: cut + 1]
+    # black lays code out for the Python versions it infers from the module; the whole module has
+    # f-strings (in run() and main()), so the head alone is handed over with one as well
+    formatted = black.format_str(_preshape(head) + "\n\n" + _VERSIONS_MARK, mode=mode)
+    if not formatted.endswith("\n\n\n" + _VERSIONS_MARK):
+        return black.format_str(source, mode=mode)
+    formatted = formatted[: -len("\n\n" + _VERSIONS_MARK)]
+    return formatted + (f"\n\n{run}" if run else "") + "\n\n" + _formatted_template(template, name)
+
+
+_VERSIONS_MARK = 'f"{0}"\n'
+
+
+def _run_as_black_writes_it(text: str) -> str | None:
+    """nb2prod's ``run()`` in black's layout, or None when only black itself can say.
+
+    ``run()`` is nb2prod's own code around names (identifiers) and the parameters' literals (as
+    ``ast.unparse`` writes them): a third of what black would read. The layout black gives it is
+    written here directly; anything this cannot lay out with certainty (a literal beyond plain
+    numbers and strings in brackets, a line too long, a name beyond ASCII) returns None, and black
+    formats ``run()`` with the rest. Tests compare with ``black.format_str`` for every shape.
+    """
+    if not text.isascii() or "\\" in text:
+        return None
+    lines = text.rstrip("\n").split("\n")
+    if len(lines) < 8 or any(lines[i] != fixed for i, fixed in _RUN_FIXED_LINES.items()):
+        return None
+    if not (lines[5].startswith('            "known parameters: ') and lines[5].count('"') == 2):
+        return None
+    shaped = [_canonical_literals(line) for line in [lines[0], *lines[7:]]]
+    if any(line is None for line in shaped):
+        return None
+    signature = _run_signature_text(shaped[0])  # type: ignore[arg-type]
+    body = [*lines[1:7], *shaped[1:]]
+    if signature is None or any(len(line) > _LINE_LENGTH for line in body):  # type: ignore[arg-type]
+        return None
+    return "\n".join([signature, *body]) + "\n"  # type: ignore[list-item]
+
+
+_RUN_START = "\n\n\ndef run("
+_RUN_FIXED_LINES = {  # codegen._run_function's own lines, by their place in run()
+    1: '    """Run the steps in order; return the parity and metric values by variable name."""',
+    2: "    if unknown:",
+    3: "        raise TypeError(",
+    4: "            f\"run() got unknown parameter(s) {', '.join(sorted(unknown))}; \"",
+    6: "        )",
+}
+_LITERAL_TOKEN = re.compile(
+    r"""(?P<string>'[^'"]*'|"[^'"]*")"""  # a string without quotes or escapes inside
+    r"|(?P<number>(?<![\w.])-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:e-[0-9]+)?(?![\w.]))"
+    r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
+    r"|(?P<op>\*\*|->|[()\[\],:=*{}]|\s+|\.)"
+)
+
+
+def _canonical_literals(line: str) -> str | None:
+    """``line`` with its strings in double quotes, or None if it holds anything else to normalise."""
+    out, pos = [], 0
+    while pos < len(line):
+        m = _LITERAL_TOKEN.match(line, pos)
+        if m is None:
+            return None
+        token = m.group(0)
+        if m.group("string"):
+            token = '"' + token[1:-1] + '"'
+        elif m.group("op") and token.isspace() and token != " " and pos != 0:
+            return None  # only single spaces between tokens, as black writes them
+        out.append(token)
+        pos = m.end()
+    text = "".join(out)
+    if re.search(r",\s*[)\]}]", text) and not re.search(r"\(\w+,\)|\(\"[^\"]*\",\)", text):
+        return None  # a trailing comma black would treat as magic
+    return text
+
+
+def _run_signature_text(line: str) -> str | None:
+    """The ``def run(...)`` line in black's layout (see :func:`_run_signature`), or None."""
+    if _RUN_DEF.fullmatch(line) is None:
+        return None
+    shaped = _RUN_DEF.sub(_run_signature, line)
+    if shaped == line and len(line) > _LINE_LENGTH:
+        return None
+    if any(len(part) > _LINE_LENGTH for part in shaped.split("\n")):
+        return None
+    return shaped
 
 
 def _preshape(source: str) -> str:
@@ -52,11 +138,7 @@ def _preshape(source: str) -> str:
 
     Each rewritten piece must parse to the same syntax tree as before, or it is left as it was.
     """
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return source
-    shaped = _one_line_after_imports(source, tree)
+    shaped = _one_line_after_imports(source)
 
     def table(m: re.Match[str]) -> str:
         return _same_tree(m.group(0), _PARAMETER_ROW.sub(r'    "\1": ', m.group(0)))
@@ -79,21 +161,24 @@ def _same_tree(old: str, new: str) -> str:
     return new if same else old
 
 
-def _one_line_after_imports(source: str, tree: ast.Module) -> str:
-    """black keeps one blank line between the last import and ``PARAMETERS = ...``, not two."""
-    body = tree.body
-    for before, node in zip(body, body[1:], strict=False):
-        target = node.targets[0] if isinstance(node, ast.Assign) else getattr(node, "target", None)
-        if isinstance(target, ast.Name) and target.id == "PARAMETERS":
-            if not isinstance(before, ast.Import | ast.ImportFrom) or before.end_lineno is None:
-                return source
-            lines = source.splitlines(keepends=True)
-            gap = lines[before.end_lineno : node.lineno - 1]
-            if len(gap) == 2 and all(not line.strip() for line in gap):
-                del lines[before.end_lineno]
-                return "".join(lines)
-            return source
-    return source
+def _one_line_after_imports(source: str) -> str:
+    """black keeps one blank line between the last import and ``PARAMETERS = ...``, not two.
+
+    Only the code above ``PARAMETERS`` (the imports and functions cells) is parsed to find out.
+    """
+    found = _PARAMETERS_START.search(source)
+    if found is None or not source.endswith("\n\n\n", 0, found.start()):
+        return source
+    above = source[: found.start() - 2]  # without the two blank lines
+    try:
+        body = ast.parse(above).body
+    except SyntaxError:
+        return source
+    if not body or not isinstance(body[-1], ast.Import | ast.ImportFrom):
+        return source
+    if body[-1].end_lineno != above.count("\n"):
+        return source  # something (a comment) stands between the import and PARAMETERS
+    return above + "\n" + source[found.start() :]
 
 
 def _run_signature(m: re.Match[str]) -> str:
@@ -150,93 +235,24 @@ def _formatted_template(template: str, name: str) -> str:
 
 @functools.lru_cache(maxsize=64)
 def _format_template(template: str, length: int) -> str:
+    """nb2prod's own ``main()`` for a name of ``length``: black's layout of it is remembered on disk
+    (keyed by black's version and the template, never by a notebook's code), like an install-time
+    table: a build meets a dozen name lengths, each ~25 ms of black."""
+    import hashlib
+
     import black
 
+    from nb2prod._cache import read_json, write_json
+
+    key = f"{black.__version__}:{hashlib.sha256(template.encode()).hexdigest()[:16]}:{length}"
+    known = read_json(_TEMPLATES_FILE)
+    known = known if isinstance(known, dict) else {}
     source = template.format(name=_PLACEHOLDER * length).strip() + "\n"
-    return black.format_str(source, mode=black.Mode())
+    if isinstance(known.get(key), str) and _same_tree(source, known[key]) == known[key]:
+        return known[key]  # (a damaged entry is not the same code: it is formatted again)
+    known[key] = black.format_str(source, mode=black.Mode())
+    write_json(_TEMPLATES_FILE, known)
+    return known[key]
 
 
-def format_many(jobs: Sequence[tuple[str, str]], template: str) -> Iterator[str | BaseException]:
-    """Format ``(source, name)`` pairs, yielding in order the code or the exception black raised."""
-    if not jobs:
-        return  # `build --check` and unchanged trees never import black
-    formatter = Formatter(template, expected=len(jobs))
-    try:
-        for source, name in jobs:
-            formatter.submit(source, name)
-        for index in range(len(jobs)):
-            yield formatter.result(index)
-    finally:
-        formatter.close()
-
-
-class Formatter:
-    """Modules handed in one at a time, formatted by worker processes while the caller goes on.
-
-    A build hands each module in as soon as it is generated, so black (most of a build) runs while
-    the remaining notebooks are still read and analysed, and while versions are written. Workers are
-    forked, after black is imported, once ``_MIN_PARALLEL`` modules are waiting; with fewer, or where
-    forking is unsafe, :meth:`result` formats in this process.
-    """
-
-    def __init__(self, template: str, expected: int = 0) -> None:
-        self.template = template
-        self.expected = expected  # how many modules may come: sizes the pool
-        self._jobs: list[tuple[str, str]] = []
-        self._futures: list[Any] = []
-        self._pool: Any = None
-        self._serial = False
-
-    def submit(self, source: str, name: str) -> int:
-        """Queue a module; returns the index :meth:`result` takes."""
-        self._jobs.append((source, name))
-        if self._pool is not None:
-            self._futures.append(self._pool.submit(_format_or_error, source, name, self.template))
-        elif not self._serial and len(self._jobs) >= _MIN_PARALLEL:
-            self._start()
-        return len(self._jobs) - 1
-
-    def result(self, index: int) -> str | BaseException:
-        """The formatted module (or black's exception), waiting for its worker if need be."""
-        if index < len(self._futures):
-            return self._futures[index].result()
-        source, name = self._jobs[index]
-        return _format_or_error(source, name, self.template)
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
-
-    def _start(self) -> None:
-        workers = _workers(max(self.expected, len(self._jobs)))
-        if workers <= 1:
-            self._serial = True
-            return
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        import black  # noqa: F401 - imported before forking, so workers never import it again
-
-        for length in {len(name) for _, name in self._jobs}:  # warm the cache the workers inherit
-            _format_template(self.template, length)
-        self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
-        for source, name in self._jobs:
-            self._futures.append(self._pool.submit(_format_or_error, source, name, self.template))
-
-
-def _format_or_error(source: str, name: str, template: str) -> Any:
-    try:
-        return format_module(source, name, template)
-    except Exception as exc:  # the caller reports it with the notebook's coordinates
-        return exc
-
-
-def _workers(count: int) -> int:
-    """Worker processes for ``count`` modules: only where fork is safe and there is a core to spare."""
-    if count < _MIN_PARALLEL or not sys.platform.startswith("linux"):
-        return 1
-    if threading.active_count() > 1:  # forking a threaded process can deadlock the child
-        return 1
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, min(cpus, count // 3))
+_TEMPLATES_FILE = "templates-v1.json"

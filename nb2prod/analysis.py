@@ -16,7 +16,7 @@ from pathlib import Path
 
 from nb2prod.dataflow import MODULE_ROLES, RESERVED, CellCode, DataFlow, run_order
 from nb2prod.errors import AnalysisError, TagError
-from nb2prod.magics import mask_magics
+from nb2prod.magics import mask_magics, parse_masked
 from nb2prod.models import Parameter, Plan, Step
 from nb2prod.names import is_display_only
 from nb2prod.notebook import Cell, SourceNotebook
@@ -142,7 +142,7 @@ def _parse(nb: SourceNotebook, item: tuple[Cell, str, str | None]) -> CellCode:
             hint="install packages in your environment instead, or tag the cell 'skip'.",
         )
     try:
-        tree = ast.parse(masked.code)
+        tree = parse_masked(masked.code)
     except SyntaxError as err:
         if not exported and role != "parameters":
             return CellCode(cell, role, step, None, masked.code)

@@ -7,15 +7,16 @@ the build with nothing written (exit 2). ``--check`` stops after generation and 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nb2prod import __version__
+from nb2prod._fork_pool import OrderedPool
 from nb2prod._publish import PublishBatch
 from nb2prod.analysis import analyse, module_name
-from nb2prod.codegen import format_code, generate_source, module_formatter
+from nb2prod.codegen import format_code, generate_source
 from nb2prod.errors import EXIT_CHECK_FAILED, EXIT_OK, NotebookError, VersionError
 from nb2prod.lineage import data_files
 from nb2prod.models import Plan
@@ -27,7 +28,6 @@ from nb2prod.versions import (
     current_version,
     guard_out_dir,
     package_versions,
-    publish,
     read_manifest,
     requirements_txt,
     sha256_file,
@@ -35,7 +35,7 @@ from nb2prod.versions import (
 )
 
 if TYPE_CHECKING:
-    from nb2prod._format import Formatter
+    from nb2prod.randomness import RandomnessHint
 
 
 @dataclass(frozen=True)
@@ -79,43 +79,103 @@ def prepare(
     paths: Iterable[Path],
     out_dir: Path,
     root: Path | None = None,
-    on_prepared: Callable[[Prepared], None] | None = None,
 ) -> list[Prepared | BuildRow]:
     """Read, analyse and generate every notebook; raise on the first bad one, writing nothing.
 
     A notebook whose file is byte-for-byte the one the current version was built from, by this
     nb2prod, is not read again: its row comes from the manifest (that keeps ``--check`` cheap).
     """
-    prepared: list[Prepared | BuildRow] = []
+    notebooks = _notebooks(paths)
     seen: dict[str, str] = {}
-    for path in find_notebooks(paths):
-        item: Prepared | BuildRow | None = _built_from_same_file(path, out_dir, root)
-        if item is None:
-            nb = load_notebook(path, root=root)
-            plan = analyse(nb)
-            source = generate_source(plan)
-            item = Prepared(plan, source, code_sha256(source, plan))
-        name, shown = (
-            (item.plan.name, item.plan.notebook.display_path)
-            if isinstance(item, Prepared)
-            else (item.name, item.notebook)
-        )
-        if name in seen:
-            raise NotebookError(
-                f"its module name {name!r} is also the name of {seen[name]}.",
-                path=shown,
-                hint="rename one of the two notebooks.",
-            )
-        seen[name] = shown
-        prepared.append(item)
-        if on_prepared is not None and isinstance(item, Prepared):
-            on_prepared(item)
-    if not prepared:
+    return [_unique(_prepare_one(path, out_dir, root), seen) for path in notebooks]
+
+
+def _notebooks(paths: Iterable[Path]) -> list[Path]:
+    paths = list(paths)
+    found = find_notebooks(paths)
+    if not found:
         raise NotebookError(
             "no notebooks found (.ipynb, or jupytext percent-format .py).",
             path=", ".join(str(p) for p in paths),
         )
-    return prepared
+    return found
+
+
+def _prepare_one(path: Path, out_dir: Path, root: Path | None) -> Prepared | BuildRow:
+    item = _built_from_same_file(path, out_dir, root)
+    if item is not None:
+        return item
+    plan = analyse(load_notebook(path, root=root))
+    source = generate_source(plan)
+    return Prepared(plan, source, code_sha256(source, plan))
+
+
+def _unique(item: Prepared | BuildRow, seen: dict[str, str]) -> Prepared | BuildRow:
+    """``item``, once no earlier notebook has claimed its module name."""
+    name, shown = (
+        (item.plan.name, item.plan.notebook.display_path)
+        if isinstance(item, Prepared)
+        else (item.name, item.notebook)
+    )
+    if name in seen:
+        raise NotebookError(
+            f"its module name {name!r} is also the name of {seen[name]}.",
+            path=shown,
+            hint="rename one of the two notebooks.",
+        )
+    seen[name] = shown
+    return item
+
+
+@dataclass(frozen=True)
+class _Work:
+    """Everything one notebook costs a build apart from writing, done in whichever process ran it."""
+
+    item: Prepared | BuildRow
+    hints: tuple[RandomnessHint, ...] = ()
+    stale: str | None = None  # why the current version is out of date (a Prepared item)
+    body: str | None = None  # the black-formatted module, when a new version is due
+    packages: dict[str, str | None] = field(default_factory=dict)
+    data: tuple[dict, ...] = ()
+    data_warnings: tuple[str, ...] = ()
+
+
+def _work_on(path: Path, out_dir: Path, root: Path | None, check: bool, strict: bool) -> _Work:
+    from nb2prod.randomness import item_hints
+
+    item = _prepare_one(path, out_dir, root)
+    hints = tuple(item_hints(item, root, strict=strict))
+    if isinstance(item, BuildRow):
+        return _Work(item, hints)
+    plan = item.plan
+    reason = staleness(out_dir, plan, item.code_hash)
+    if check or reason is None:
+        return _Work(item, hints, reason)
+    data, warnings = data_files(plan, root)
+    return _Work(
+        item,
+        hints,
+        reason,
+        body=format_code(item.source, plan),
+        packages=package_versions(plan.imported_modules),
+        data=tuple(data),
+        data_warnings=tuple(warnings),
+    )
+
+
+def _warm(notebooks: list[Path], check: bool) -> None:
+    """Import and load, once, what every notebook's work needs, before workers are forked."""
+    import nb2prod.lineage  # noqa: F401
+    import nb2prod.randomness  # noqa: F401
+    from nb2prod.seedable import warm_cache
+
+    warm_cache()
+    if not check:
+        from nb2prod.codegen import warm_formatter
+        from nb2prod.versions import warm_providers
+
+        warm_providers()
+        warm_formatter({len(module_name(path)) for path in notebooks})
 
 
 def _built_from_same_file(path: Path, out_dir: Path, root: Path | None) -> BuildRow | None:
@@ -157,91 +217,94 @@ def build(
 ) -> BuildReport:
     """Build (or with ``check``, only compare) every notebook under ``paths`` into ``out_dir``.
 
-    Unseeded randomness in exported code is a warning; with ``strict`` it is an error, raised
-    before anything is written.
+    Each notebook's work (read, analyse, generate, black) runs in worker processes where that pays,
+    and each new version is staged as soon as its notebook is done; versions become visible only
+    once every notebook has passed, so a bad one (or, with ``strict``, unseeded randomness) leaves
+    ``out_dir`` as it was.
     """
-    from nb2prod.randomness import build_hints
+    from nb2prod.randomness import judge_hints
 
     report = BuildReport(check=check)
-    paths = list(paths)
-    formatter = None if check else module_formatter()
-    queued: dict[str, int] = {}  # module name -> its place in the formatter
-
-    def queue(item: Prepared) -> None:  # black (most of a build) starts while the rest are read
-        if formatter is not None and staleness(out_dir, item.plan, item.code_hash):
-            queued[item.plan.name] = formatter.submit(item.source, item.plan.name)
-
-    try:
-        if formatter is not None:
-            formatter.expected = len(find_notebooks(paths))
-        items = prepare(paths, out_dir, root, on_prepared=queue)
-        report.warnings.extend(build_hints(items, root, strict=strict))
-        if not check:  # before the first write: no module may be written through a symbolic link
-            guard_out_dir(out_dir, [i.plan.name for i in items if isinstance(i, Prepared)])
-        with PublishBatch(out_dir) if queued else nullcontext() as batch:
-            for item in items:
-                if isinstance(item, BuildRow):
-                    report.rows.append(replace(item, status="current" if check else "unchanged"))
-                    continue
-                plan = item.plan
-                report.warnings.extend(plan.warnings)
-                if plan.unexported_cells:
-                    cells = ", ".join(map(str, plan.unexported_cells))
-                    several = len(plan.unexported_cells) > 1
-                    report.warnings.append(
-                        f"{plan.notebook.display_path}: {'cells' if several else 'cell'} {cells} "
-                        f"{'come' if several else 'comes'} before the first step and "
-                        f"{'are' if several else 'is'} not exported."
-                    )
-                if on_progress:
-                    on_progress(plan.notebook.display_path)
-                reason = staleness(out_dir, plan, item.code_hash)
-                if check or reason is None:
-                    version = current_version(out_dir / plan.name)
-                    if check:
-                        status = "current" if reason is None else f"stale: {reason}"
-                    else:
-                        status = "unchanged"
-                else:
-                    packages = package_versions(plan.imported_modules)
-                    data, data_warnings = data_files(plan, root)
-                    report.warnings.extend(data_warnings)
-                    manifest = build_manifest(plan, item.code_hash, packages, data)
-                    files = {"requirements.txt": requirements_txt(packages)}
-                    body = _formatted(formatter, queued, item)
-                    published = (batch or _Single(out_dir)).add(plan, body, files, manifest)
-                    version, status = published.version, published.status
-                report.rows.append(
-                    BuildRow(
-                        notebook=plan.notebook.display_path,
-                        name=plan.name,
-                        steps=tuple(s.name for s in plan.steps),
-                        parameters=tuple(p.name for p in plan.parameters),
-                        parity=tuple(t.name for t in plan.parity_targets),
-                        version=version,
-                        status=status,
-                    )
+    notebooks = _notebooks(paths)
+    unchanged = {path: _built_from_same_file(path, out_dir, root) for path in notebooks}
+    todo = [path for path in notebooks if unchanged[path] is None or strict]
+    if todo:
+        _warm(todo, check)
+    work = partial(_work_on, out_dir=out_dir, root=root, check=check, strict=strict)
+    seen: dict[str, str] = {}
+    hints: list[RandomnessHint] = []
+    with OrderedPool(work, todo) as pool, _Stager(out_dir) as stager:
+        done = iter(pool.results())
+        for path in notebooks:
+            row = unchanged[path]
+            w = next(done) if row is None or strict else _Work(row)
+            hints += w.hints
+            item = _unique(w.item, seen)
+            if isinstance(item, BuildRow):
+                report.rows.append(replace(item, status="current" if check else "unchanged"))
+                continue
+            plan = item.plan
+            report.warnings += [*plan.warnings, *_unexported_warning(plan), *w.data_warnings]
+            if on_progress:
+                on_progress(plan.notebook.display_path)
+            if w.body is None:
+                version = current_version(out_dir / plan.name)
+                status = f"stale: {w.stale}" if w.stale else "current" if check else "unchanged"
+            else:
+                published = stager.stage(w)
+                version, status = published.version, published.status
+            report.rows.append(
+                BuildRow(
+                    notebook=plan.notebook.display_path,
+                    name=plan.name,
+                    steps=tuple(s.name for s in plan.steps),
+                    parameters=tuple(p.name for p in plan.parameters),
+                    parity=tuple(t.name for t in plan.parity_targets),
+                    version=version,
+                    status=status,
                 )
-            if batch is not None:
-                batch.commit()
-    finally:
-        if formatter is not None:
-            formatter.close()
+            )
+        report.warnings[:0] = judge_hints(hints, strict=strict)  # strict: raises, nothing written
+        stager.commit()
     return report
 
 
-def _formatted(formatter: Formatter | None, queued: dict[str, int], item: Prepared) -> str:
-    """The black-formatted module of ``item``; black's error is raised with the notebook's name."""
-    index = queued.get(item.plan.name)
-    result = formatter.result(index) if formatter is not None and index is not None else None
-    return result if isinstance(result, str) else format_code(item.source, item.plan)
-
-
-class _Single:
-    """Publishes one version on its own: a notebook that went stale while this build ran."""
+class _Stager:
+    """Stages new versions in one :class:`PublishBatch`, opened with the first of them."""
 
     def __init__(self, out_dir: Path) -> None:
         self.out_dir = out_dir
+        self._batch: PublishBatch | None = None
 
-    def add(self, plan: Plan, body: str, files: dict[str, str], manifest: dict) -> Published:
-        return publish(self.out_dir, plan, body, files, manifest)
+    def __enter__(self) -> _Stager:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._batch is not None:
+            self._batch.__exit__(*exc)
+
+    def stage(self, w: _Work) -> Published:
+        assert isinstance(w.item, Prepared) and w.body is not None
+        plan = w.item.plan
+        guard_out_dir(self.out_dir, [plan.name])  # never written through a symbolic link
+        if self._batch is None:
+            self._batch = PublishBatch(self.out_dir).__enter__()
+        manifest = build_manifest(plan, w.item.code_hash, w.packages, list(w.data))
+        files = {"requirements.txt": requirements_txt(w.packages)}
+        return self._batch.add(plan, w.body, files, manifest)
+
+    def commit(self) -> None:
+        if self._batch is not None:
+            self._batch.commit()
+
+
+def _unexported_warning(plan: Plan) -> list[str]:
+    if not plan.unexported_cells:
+        return []
+    cells = ", ".join(map(str, plan.unexported_cells))
+    several = len(plan.unexported_cells) > 1
+    return [
+        f"{plan.notebook.display_path}: {'cells' if several else 'cell'} {cells} "
+        f"{'come' if several else 'comes'} before the first step and "
+        f"{'are' if several else 'is'} not exported."
+    ]

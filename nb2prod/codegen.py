@@ -8,16 +8,12 @@ them in order, and ``main()`` for ``python -m``. Generated code never imports nb
 from __future__ import annotations
 
 import io
+import re
 import tokenize
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from nb2prod import FORMAT_VERSION, __version__
 from nb2prod.errors import AnalysisError
 from nb2prod.models import Parameter, Plan, Step
-
-if TYPE_CHECKING:
-    from nb2prod._format import Formatter
 
 _SIMPLE_TYPES = frozenset({"int", "float", "str", "bool", "list", "dict", "tuple"})
 _MUTABLE_TYPES = frozenset({"list", "dict", "set"})
@@ -195,20 +191,13 @@ def format_code(source: str, plan: Plan) -> str:
         ) from None
 
 
-def module_formatter() -> Formatter:
-    """A :class:`~nb2prod._format.Formatter` for generated modules; black's errors via :func:`format_code`."""
-    from nb2prod._format import Formatter
+def warm_formatter(name_lengths: set[int]) -> None:
+    """Import black and format the ``main()`` template once per module-name length, so processes
+    forked afterwards (a build's workers) inherit both instead of paying for them each."""
+    from nb2prod._format import _format_template
 
-    return Formatter(_MAIN)
-
-
-def format_codes(pairs: list[tuple[str, Plan]]) -> Iterator[str]:
-    """:func:`format_code` for many modules, in worker processes where that pays; lazily, in order."""
-    from nb2prod._format import format_many
-
-    done = format_many([(source, plan.name) for source, plan in pairs], _MAIN)
-    for (source, plan), result in zip(pairs, done, strict=True):
-        yield format_code(source, plan) if isinstance(result, BaseException) else result
+    for length in name_lengths:
+        _format_template(_MAIN, length)
 
 
 def _parameters_table(parameters: tuple[Parameter, ...]) -> str:
@@ -271,7 +260,12 @@ def indent(code: str, prefix: str = "    ") -> str:
     )
 
 
+_MAY_SPAN_LINES = re.compile(r"\"\"\"|'''|\\\n|\b[rRbB]?[fF][rR]?['\"]")
+
+
 def _string_continuation_lines(code: str) -> set[int]:
+    if not _MAY_SPAN_LINES.search(code):
+        return set()  # only triple quotes, a backslash-newline or (3.12) an f-string span lines
     string_types = {tokenize.STRING, getattr(tokenize, "FSTRING_MIDDLE", tokenize.STRING)}
     lines: set[int] = set()
     try:

@@ -7,6 +7,7 @@ Shell escapes are recorded, not removed silently: inside an exported step they a
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -33,6 +34,15 @@ class MaskedCode:
     shell_lines: tuple[int, ...] = ()  # 1-based lines with `!cmd`, `x = !cmd`, `%pip` ...
     foreign_magic: str | None = None  # `%%bash`, `%%html`...: the whole cell is not Python
     magic_lines: tuple[int, ...] = ()  # 1-based lines of removed magics (for the build listing)
+
+
+@lru_cache(maxsize=4096)
+def parse_masked(code: str) -> ast.Module:
+    """``ast.parse(code)``, once per text: analysis and the randomness hints read the same cells.
+
+    The tree is shared, so callers only read it. A SyntaxError is raised (and not cached).
+    """
+    return ast.parse(code)
 
 
 @lru_cache(maxsize=4096)  # analysis, hints and lineage all mask the same cells; the result is frozen

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nb2prod.magics import mask_magics
+from nb2prod.magics import mask_magics, parse_masked
 from nb2prod.seedable import (
     draws_from_global,
     first_arg,
@@ -88,7 +88,7 @@ def randomness_hints(plan: Any) -> list[RandomnessHint]:
     trees: dict[int, ast.Module] = {}
     for cell in nb.cells:
         try:
-            trees[cell.index] = ast.parse(mask_magics(cell.source).code)
+            trees[cell.index] = parse_masked(mask_magics(cell.source).code)
         except (SyntaxError, ValueError):
             continue
     imports = _import_map(trees)
@@ -120,25 +120,25 @@ def notebook_hints(path: Path, display: str | None = None) -> list[RandomnessHin
     return [replace(h, path=display) for h in hints] if display else hints
 
 
-def build_hints(items: list[Any], root: Path | None, *, strict: bool = False) -> list[str]:
-    """``build``'s warnings for its prepared notebooks; with ``strict``, an AnalysisError instead.
-
-    A notebook ``prepare`` did not re-read (same file as the current version's) is analysed here
-    only under ``strict``: a plain or ``--check`` build of an unchanged tree stays as cheap as before.
-    """
+def item_hints(item: Any, root: Path | None, *, strict: bool = False) -> list[RandomnessHint]:
+    """Hints for one of ``build``'s items: a prepared notebook, or (only under ``strict``) one
+    ``build`` did not re-read because it is the same file as the current version's, so a plain or
+    ``--check`` build of an unchanged tree stays as cheap as before."""
     from nb2prod.analysis import analyse
-    from nb2prod.errors import AnalysisError
     from nb2prod.notebook import load_notebook
 
-    hints: list[RandomnessHint] = []
-    for item in items:
-        plan = getattr(item, "plan", None)
-        if plan is None and strict:
-            path = Path(item.notebook)
-            plan = analyse(load_notebook(path if path.is_absolute() else (root or Path.cwd()) / path,
-                                         root=root))
-        if plan is not None:
-            hints += randomness_hints(plan)
+    plan = getattr(item, "plan", None)
+    if plan is None and strict:
+        path = Path(item.notebook)
+        plan = analyse(load_notebook(path if path.is_absolute() else (root or Path.cwd()) / path,
+                                     root=root))
+    return randomness_hints(plan) if plan is not None else []
+
+
+def judge_hints(hints: list[RandomnessHint], *, strict: bool = False) -> list[str]:
+    """``build``'s warnings for its hints; with ``strict``, an AnalysisError naming them instead."""
+    from nb2prod.errors import AnalysisError
+
     if strict and hints:
         first, more = hints[0], hints[1:]
         also = "".join(f" Also {h.location}: `{h.call}`." for h in more)

@@ -131,6 +131,11 @@ def _cache_key(qualified: str) -> str | None:
     return f"{qualified}@{stamp}" if stamp else None
 
 
+def warm_cache() -> None:
+    """Read the on-disk answers now (processes forked afterwards inherit them)."""
+    _disk_cache()
+
+
 @cache
 def _disk_cache() -> dict[str, Any]:
     try:

@@ -300,6 +300,11 @@ def package_versions(modules: tuple[str, ...]) -> dict[str, str | None]:
     return dict(sorted(found.items(), key=lambda kv: kv[0].lower()))
 
 
+def warm_providers() -> None:
+    """Load the module -> distribution map now (processes forked afterwards inherit it)."""
+    _providers()
+
+
 @functools.cache
 def _providers() -> dict[str, list[str]]:
     """Module -> distributions. Scanning every installed distribution costs 0.3-0.7 s, so the answer

@@ -7,9 +7,9 @@ from pathlib import Path
 import black
 import pytest
 
-from nb2prod._format import format_many, format_module
+from nb2prod._format import format_module
 from nb2prod.build import Prepared, prepare
-from nb2prod.codegen import _MAIN, format_codes
+from nb2prod.codegen import _MAIN, stamp
 from tests.conftest import NOTEBOOKS
 from tests.nbfactory import write_notebook
 
@@ -69,18 +69,95 @@ def test_fmt_off_and_unusual_sources_fall_back_to_whole_module_black(tmp_path: P
     assert format_module("x = ( 1 )\n", "x", _MAIN) == "x = 1\n"  # no template at the end
 
 
-def test_many_modules_in_worker_processes_match_one_by_one(tmp_path: Path) -> None:
-    for k in range(8):
+def test_a_build_in_worker_processes_writes_what_black_writes(tmp_path: Path) -> None:
+    from nb2prod.build import build
+
+    for k in range(8):  # enough notebooks for the build to fork workers
         cells = [(f"k = {k}", ["parameters"]), (f"y{k} = [k] * {k + 1}", ["step:s", f"parity:y{k}"])]
         write_notebook(tmp_path, cells, name=f"nb_{'x' * k}{k}.ipynb")
-    items = _prepared(tmp_path)
-    jobs = [(i.source, i.plan.name) for i in items]
-    expected = [_black(source) for source, _ in jobs]
-    assert list(format_many(jobs, _MAIN)) == expected
-    assert list(format_codes([(i.source, i.plan) for i in items])) == expected
+    items = prepare([tmp_path], tmp_path / "gen", root=tmp_path)
+    report = build([tmp_path], tmp_path / "gen", root=tmp_path)
+    assert [r.status for r in report.rows] == ["new"] * 8
+    for item in items:
+        assert isinstance(item, Prepared)
+        written = (tmp_path / "gen" / item.plan.name / "v1" / "pipeline.py").read_text()
+        assert written == stamp(item.plan, "v1") + _black(item.source)
 
 
-def test_black_errors_come_back_per_module() -> None:
-    results = list(format_many([("x = (\n", "bad"), ("y = 1\n", "good")], _MAIN))
-    assert isinstance(results[0], black.InvalidInput)
-    assert results[1] == "y = 1\n"
+def test_black_errors_name_the_notebook() -> None:
+    from nb2prod.codegen import format_code
+    from nb2prod.errors import AnalysisError
+
+    (item,) = [i for i in prepare([NOTEBOOKS], NOTEBOOKS.parent / "none") if i.plan.name == "iris_kale"]
+    with pytest.raises(AnalysisError, match="black cannot format") as raised:
+        format_code("x = (\n", item.plan)
+    assert raised.value.path == item.plan.notebook.display_path
+
+
+LITERALS = [
+    "1", "-3", "0.5", "1e-07", "1e+20", "'x'", '"double"', "'it, has: commas'", "None", "True",
+    "(1, 2)", "(1,)", "('a',)", "('a', 'b')", "()", "[1, 'a']", "{'k': (1, 2)}", "{1, 2}", "[]",
+    "'say \"hi\"'", "-1.5", "b'raw'", "1j", "'tab\\tbed'", "'données'",
+]
+
+
+# Code that, alone, black would allow for Python 3.3: how it lays this out depends on the versions it
+# infers from the whole module (nb2prod's own run() and main() use f-strings: 3.6+).
+FEATURES = (
+    "def a_function_with_a_long_name(first_argument_name, second_argument_name, third_argument_name,"
+    " *more_arguments,"
+    " **keyword_arguments):\n    return first_argument_name"
+)
+
+
+def _shapes() -> list[tuple[str, list[tuple[str, list[str]]]]]:
+    """Notebooks whose run() takes every layout: few or many parameters, short or long names,
+    every kind of literal, step calls and a return dict that fit on a line or not."""
+    shapes = []
+    for n_params in (0, 1, 2, 3, 5, 9, 14, 25):
+        for width in (1, 9, 30):
+            params = "\n".join(
+                f"{'p' * width}{i} = {LITERALS[(i + width) % len(LITERALS)]}" for i in range(n_params)
+            )
+            outs = [f"{'o' * width}{k}" for k in range(max(1, n_params // 3))]
+            cells: list[tuple[str, list[str]]] = [("import math", ["imports"]), (FEATURES, ["functions"])]
+            if params:
+                cells.append((params, ["parameters"]))
+            cells.append(("\n".join(f"{o} = math.pi * {k}" for k, o in enumerate(outs)), ["step:make"]))
+            cells.append((f"total = {' + '.join(outs)}", ["step:sum", "parity:total", f"metric:{outs[0]}"]))
+            shapes.append((f"m{n_params}_{width}", cells))
+    return shapes
+
+
+def test_run_laid_out_without_black_is_exactly_what_black_writes(tmp_path: Path) -> None:
+    from nb2prod._format import _RUN_START, _run_as_black_writes_it
+
+    laid_out = 0
+    for name, cells in _shapes():
+        write_notebook(tmp_path, cells, name=f"{name}.ipynb")
+    for item in _prepared(tmp_path):
+        assert format_module(item.source, item.plan.name, _MAIN) == _black(item.source), item.plan.name
+        head = item.source[: item.source.rfind("\ndef main(")]
+        laid_out += _run_as_black_writes_it(head[head.rfind(_RUN_START) + 3 :]) is not None
+    assert laid_out >= 8  # the shortcut is really taken (the odd literals above take the fallback)
+
+
+def test_the_examples_run_is_laid_out_without_black() -> None:
+    from nb2prod._format import _RUN_START, _run_as_black_writes_it
+
+    for item in prepare([NOTEBOOKS], NOTEBOOKS.parent / "does-not-exist"):
+        head = item.source[: item.source.rfind("\ndef main(")]
+        assert _run_as_black_writes_it(head[head.rfind(_RUN_START) + 3 :]) is not None
+
+
+def test_black_makes_one_pass_over_the_examples() -> None:
+    """black re-formats anything its first pass changed: the head handed to it is already in its
+    layout, so each example costs one pass (the saving is what ``_preshape`` is for)."""
+    from black import _format_str_once
+
+    from nb2prod._format import _RUN_START, _preshape
+
+    for item in prepare([NOTEBOOKS], NOTEBOOKS.parent / "does-not-exist"):
+        head = item.source[: item.source.rfind(_RUN_START) + 1]
+        shaped = _preshape(head)
+        assert _format_str_once(shaped, mode=black.Mode()) == shaped, item.plan.name

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from nb2prod._format import Formatter
 from nb2prod._publish import PublishBatch
 from nb2prod.analysis import analyse
-from nb2prod.codegen import _MAIN, format_code, generate_source
+from nb2prod.codegen import generate_source
 from nb2prod.history import verify
 from nb2prod.notebook import load_notebook
 from nb2prod.versions import TMP_PREFIX, build_manifest, code_sha256, current_version, list_versions
@@ -52,12 +51,34 @@ def test_an_error_before_commit_publishes_nothing_and_leaves_no_temporaries(tmp_
     assert not [p for p in out.rglob(".switching")]
 
 
-def test_the_streaming_formatter_gives_what_black_gives_in_order(tmp_path):
-    items = [prepared(tmp_path, f"nb{i}", i) for i in range(8)]  # enough for worker processes
-    formatter = Formatter(_MAIN, expected=len(items))
-    try:
-        indexes = [formatter.submit(source, plan.name) for plan, source, _ in items]
-        results = [formatter.result(i) for i in reversed(indexes)][::-1]
-    finally:
-        formatter.close()
-    assert results == [format_code(source, plan) for plan, source, _ in items]
+def _good_then_bad(folder: Path, good: int) -> None:
+    for i in range(good):
+        write_notebook(folder, [
+            (f"n = {i}", ["parameters"]),
+            ("total = n * 2", ["step:double", "parity:total"]),
+        ], name=f"a{i:02d}.ipynb")
+    write_notebook(folder, [("x = (", ["step:broken"])], name="z_broken.ipynb")  # sorted last
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["fresh out", "out with versions"])
+def test_versions_staged_before_a_later_bad_notebook_leave_nothing_behind(tmp_path, existing):
+    """A build stages each version as soon as its notebook is done (in worker processes for this
+    many); the bad one comes last, so the batch has staged and created folders by then."""
+    from nb2prod.build import build
+    from nb2prod.errors import AnalysisError
+
+    notebooks, out = tmp_path / "nbs", tmp_path / "deep" / "gen"
+    notebooks.mkdir()
+    if existing:
+        write_notebook(notebooks, [("k = 1", ["step:one", "parity:k"])], name="a00.ipynb")
+        build([notebooks], out, root=tmp_path)
+    before = sorted((str(p.relative_to(tmp_path)), p.is_dir()) for p in tmp_path.rglob("*")
+                    if "nbs" not in p.parts)
+    _good_then_bad(notebooks, 8)
+    with pytest.raises(AnalysisError, match="syntax error") as raised:
+        build([notebooks], out, root=tmp_path)
+    assert raised.value.path == "nbs/z_broken.ipynb"
+    after = sorted((str(p.relative_to(tmp_path)), p.is_dir()) for p in tmp_path.rglob("*")
+                   if "nbs" not in p.parts)
+    assert after == before
+    assert (out.exists(), (tmp_path / "deep").exists()) == (existing, existing)
