@@ -4,8 +4,9 @@ A build's notebooks are independent of one another: reading, analysing, generati
 one needs nothing from the others. Profiling a 100-notebook build showed one core idle for a third of
 the run while the parent did that work and the workers only ran black; handing the whole per-notebook
 job to the workers uses both cores for all of it. Workers are forked (Linux, like black's own
-``reformat_many``) after the caller has imported and warmed what they need, so none of them pays an
-import; where forking is unsafe or does not pay, the work runs in this process, in the same order.
+``reformat_many``) as early as the caller can, so they load what they need (black, nbformat, caches)
+while the caller is still busy, instead of the caller loading it first with the other core idle;
+where forking is unsafe or does not pay, the work runs in this process, in the same order.
 """
 
 from __future__ import annotations
@@ -40,8 +41,15 @@ class OrderedPool(Generic[T, R]):
     early cancels what has not started and waits for what has (each job is short).
     """
 
-    def __init__(self, func: Callable[[T], R], items: Iterable[T]) -> None:
+    def __init__(
+        self,
+        func: Callable[[T], R],
+        items: Iterable[T],
+        *,
+        initializer: Callable[[], None] | None = None,
+    ) -> None:
         self.func = func
+        self.initializer = initializer  # run once in each worker (imports, caches), not here
         self.items = list(items)
         self.workers = worker_count(len(self.items))
         self._pool: Any = None
@@ -59,10 +67,14 @@ class OrderedPool(Generic[T, R]):
             for item in self.items:
                 yield self.func(item)
             return
+        import gc
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"))
+        gc.freeze()  # the workers' collector leaves inherited objects alone: no copy-on-write faults
+        self._pool = ProcessPoolExecutor(
+            self.workers, mp_context=multiprocessing.get_context("fork"), initializer=self.initializer
+        )
         futures = [self._pool.submit(self.func, item) for item in self.items]
         for future in futures:
             yield future.result()

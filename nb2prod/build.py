@@ -164,7 +164,9 @@ def _work_on(path: Path, out_dir: Path, root: Path | None, check: bool, strict: 
 
 
 def _warm(notebooks: list[Path], check: bool) -> None:
-    """Import and load, once, what every notebook's work needs, before workers are forked."""
+    """Load what every notebook's work needs, in a worker before its first notebook."""
+    import nbformat  # noqa: F401
+
     import nb2prod.lineage  # noqa: F401
     import nb2prod.randomness  # noqa: F401
     from nb2prod.seedable import warm_cache
@@ -228,12 +230,11 @@ def build(
     notebooks = _notebooks(paths)
     unchanged = {path: _built_from_same_file(path, out_dir, root) for path in notebooks}
     todo = [path for path in notebooks if unchanged[path] is None or strict]
-    if todo:
-        _warm(todo, check)
     work = partial(_work_on, out_dir=out_dir, root=root, check=check, strict=strict)
     seen: dict[str, str] = {}
     hints: list[RandomnessHint] = []
-    with OrderedPool(work, todo) as pool, _Stager(out_dir) as stager:
+    warm = partial(_warm, todo, check)
+    with OrderedPool(work, todo, initializer=warm) as pool, _Stager(out_dir) as stager:
         done = iter(pool.results())
         for path in notebooks:
             row = unchanged[path]

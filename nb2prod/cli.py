@@ -80,41 +80,10 @@ def build(paths: tuple[str, ...], out: str | None, check: bool, strict: bool) ->
     from nb2prod.build import build as run_build
 
     report = run_build(_paths(paths), _out_dir(out), check=check, strict=strict)
-    console = _console()
-    from rich.markup import escape
+    from nb2prod.build_listing import TABLE_ROWS, print_rows, print_warnings
 
-    errors = _console(stderr=True)
-    for warning in report.warnings:
-        errors.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
-    from rich.table import Table
-
-    table = Table(title=None, show_edge=False, header_style="bold")
-    for column in ("notebook", "module", "steps", "parameters", "parity", "version", "status"):
-        table.add_column(column)
-    changed = [r for r in report.rows if r.status not in ("unchanged", "current")]  # rich: ~1 ms a row
-    rows = changed if len(report.rows) > 20 else report.rows
-    for row in rows:
-        style = "red" if row.status.startswith("stale") else "green" if row.status in ("new", "updated") else ""
-        table.add_row(
-            row.notebook,
-            row.name,
-            " → ".join(row.steps),
-            ", ".join(row.parameters) or "-",
-            ", ".join(row.parity) or "-",
-            row.version or "-",
-            f"[{style}]{row.status}[/]" if style else row.status,
-        )
-    if rows:
-        console.print(table)
-    if len(rows) < len(report.rows):  # many notebooks: only new, updated and stale ones are listed
-        console.print(f"{len(report.rows) - len(rows)} {'current' if check else 'unchanged'} modules not listed.")
-    if check:
-        stale = report.stale
-        console.print(
-            f"{len(stale)} of {len(report.rows)} generated modules are stale; run `nb2prod build`."
-            if stale
-            else f"All {len(report.rows)} generated modules are current."
-        )
+    print_warnings(report.warnings)
+    print_rows(report, _console() if len(report.rows) <= TABLE_ROWS else None)
     sys.exit(report.exit_code)
 
 
