@@ -16,7 +16,7 @@ from pathlib import Path
 
 from nb2prod.dataflow import MODULE_ROLES, RESERVED, CellCode, DataFlow, run_order
 from nb2prod.errors import AnalysisError, TagError
-from nb2prod.magics import mask_magics, parse_masked
+from nb2prod.magics import mask_magics, parse_masked, tree_nodes
 from nb2prod.models import Parameter, Plan, Step
 from nb2prod.names import is_display_only
 from nb2prod.notebook import Cell, SourceNotebook
@@ -284,7 +284,7 @@ def _names_in(parsed: list[CellCode]) -> set[str]:
         node.id
         for p in parsed
         if p.tree is not None and p.role in ("step", "parameters", *MODULE_ROLES)
-        for node in ast.walk(p.tree)
+        for node in tree_nodes(p.tree)
         if isinstance(node, ast.Name)
     }
 
@@ -312,7 +312,7 @@ def _imported_modules(parsed: list[CellCode]) -> tuple[str, ...]:
     for p in parsed:
         if p.tree is None or p.role not in ("step", *MODULE_ROLES):
             continue
-        for node in ast.walk(p.tree):
+        for node in tree_nodes(p.tree):
             if isinstance(node, ast.Import):
                 modules.update((a.name.split(".")[0], None) for a in node.names)
             elif isinstance(node, ast.ImportFrom) and node.module and not node.level:

@@ -78,10 +78,10 @@ def generate_source(plan: Plan) -> str:
         parts.append(plan.functions)
     parts.append(_parameters_table(plan.parameters))
     parts.extend(_step_function(plan, step) for step in plan.steps)
+    _check_compiles("\n\n\n".join(parts) + "\n", plan)  # run() and main() are nb2prod's own
     parts.append(_run_function(plan))
     parts.append(_MAIN.format(name=plan.name).strip())
     source = "\n\n\n".join(parts) + "\n"
-    _check_compiles(source, plan)
     _check_module_level_order(plan)
     return source
 

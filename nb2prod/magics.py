@@ -45,6 +45,13 @@ def parse_masked(code: str) -> ast.Module:
     return ast.parse(code)
 
 
+@lru_cache(maxsize=4096)
+def tree_nodes(tree: ast.AST) -> tuple[ast.AST, ...]:
+    """Every node of ``tree`` in ``ast.walk`` order, once per tree: analysis and the randomness
+    hints scan the same cells four times over (imports, names, generators)."""
+    return tuple(ast.walk(tree))
+
+
 @lru_cache(maxsize=4096)  # analysis, hints and lineage all mask the same cells; the result is frozen
 def mask_magics(source: str) -> MaskedCode:
     """Replace magics and help syntax with blank lines; keep every line number."""

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nb2prod.magics import mask_magics, parse_masked
+from nb2prod.magics import mask_magics, parse_masked, tree_nodes
 from nb2prod.seedable import (
     draws_from_global,
     first_arg,
@@ -222,7 +222,7 @@ def _generator_names(trees: dict[int, ast.Module], imports: dict[str, str]) -> f
     finder = _Finder(-1, imports, None)
     names: set[str] = set()
     for tree in trees.values():
-        for node in ast.walk(tree):
+        for node in tree_nodes(tree):
             if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
                 if finder.resolve(node.value.func) in _GENERATORS:
                     names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
@@ -233,7 +233,7 @@ def _import_map(trees: dict[int, ast.Module]) -> dict[str, str]:
     """Local name -> dotted origin for every import in the notebook (its namespace is shared)."""
     names: dict[str, str] = {}
     for _, tree in sorted(trees.items()):
-        for node in ast.walk(tree):
+        for node in tree_nodes(tree):
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     if alias.asname:

@@ -114,7 +114,6 @@ def guard_out_dir(out_dir: Path, names: list[str]) -> None:
     ``__init__.py`` and lock file. nb2prod never writes through one (the folder ``out_dir`` itself,
     chosen by the user, may be a link).
     """
-    root = out_dir.resolve()
     candidates = [out_dir / "__init__.py", out_dir / LOCK_NAME]
     for name in names:
         if not name.isidentifier() or name != Path(name).name:
@@ -123,10 +122,11 @@ def guard_out_dir(out_dir: Path, names: list[str]) -> None:
         candidates.append(package)
         if package.is_dir() and not package.is_symlink():
             candidates.extend(package.iterdir())
+    # every candidate is out_dir/<entry> or out_dir/<package>/<entry>, and no package is a link
+    # (checked here, before its entries), so none is a link is all it takes to stay inside
     for path in candidates:
-        inside = path.parent.resolve() == root or path.parent.resolve().parent == root
-        if path.is_symlink() or not inside:
-            target = os.readlink(path) if path.is_symlink() else path.resolve()
+        if path.is_symlink():
+            target = os.readlink(path)
             raise VersionError(
                 f"this is a symbolic link (to {target}); nb2prod writes only inside the output "
                 "folder and never through a link.",
