@@ -256,3 +256,15 @@ def _format_template(template: str, length: int) -> str:
 
 
 _TEMPLATES_FILE = "templates-v1.json"
+
+
+def uncached_template_lengths(template: str, lengths: set[int]) -> set[int]:
+    """The name lengths whose ``main()`` layout is not on disk yet (read without importing black)."""
+    import hashlib
+
+    from nb2prod._cache import read_json
+
+    known = read_json(_TEMPLATES_FILE)
+    digest = hashlib.sha256(template.encode()).hexdigest()[:16]
+    keys = {key.split(":", 1)[1] for key in known} if isinstance(known, dict) else set()
+    return {length for length in lengths if f"{digest}:{length}" not in keys}

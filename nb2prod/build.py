@@ -162,6 +162,17 @@ def _work_on(path: Path, out_dir: Path, root: Path | None, check: bool, strict: 
     )
 
 
+def _warm_once(notebooks: list[Path], check: bool) -> None:
+    """What is slow only when nb2prod's disk cache is cold (a new machine): done here, once,
+    rather than in every worker; with a warm cache it is a file read."""
+    if not check and notebooks:
+        from nb2prod.codegen import warm_formatter
+        from nb2prod.versions import warm_providers
+
+        warm_providers()
+        warm_formatter({len(module_name(path)) for path in notebooks}, only_uncached=True)
+
+
 def _warm(notebooks: list[Path], check: bool) -> None:
     """Load what every notebook's work needs, in a worker before its first notebook."""
     import nbformat  # noqa: F401
@@ -173,9 +184,7 @@ def _warm(notebooks: list[Path], check: bool) -> None:
     warm_cache()
     if not check:
         from nb2prod.codegen import warm_formatter
-        from nb2prod.versions import warm_providers
 
-        warm_providers()
         warm_formatter({len(module_name(path)) for path in notebooks})
 
 
@@ -232,6 +241,7 @@ def build(
     work = partial(_work_on, out_dir=out_dir, root=root, check=check, strict=strict)
     seen: dict[str, str] = {}
     hints: list[RandomnessHint] = []
+    _warm_once(todo, check)
     warm = partial(_warm, todo, check)
     with OrderedPool(work, todo, initializer=warm) as pool, _Stager(out_dir) as stager:
         done = iter(pool.results())

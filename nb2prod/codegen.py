@@ -191,11 +191,13 @@ def format_code(source: str, plan: Plan) -> str:
         ) from None
 
 
-def warm_formatter(name_lengths: set[int]) -> None:
-    """Import black and format the ``main()`` template once per module-name length, so processes
-    forked afterwards (a build's workers) inherit both instead of paying for them each."""
-    from nb2prod._format import _format_template
+def warm_formatter(name_lengths: set[int], *, only_uncached: bool = False) -> None:
+    """Format the ``main()`` template for each module-name length now (processes forked afterwards
+    inherit the layouts); with ``only_uncached``, only where the disk does not know it yet."""
+    from nb2prod._format import _format_template, uncached_template_lengths
 
+    if only_uncached:
+        name_lengths = uncached_template_lengths(_MAIN, name_lengths)
     for length in name_lengths:
         _format_template(_MAIN, length)
 

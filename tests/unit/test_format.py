@@ -161,3 +161,22 @@ def test_black_makes_one_pass_over_the_examples() -> None:
         head = item.source[: item.source.rfind(_RUN_START) + 1]
         shaped = _preshape(head)
         assert _format_str_once(shaped, mode=black.Mode()) == shaped, item.plan.name
+
+
+def test_main_layouts_are_remembered_on_disk_and_a_damaged_one_is_redone(tmp_path, monkeypatch):
+    import json
+
+    from nb2prod import _format
+
+    monkeypatch.setenv("NB2PROD_CACHE_DIR", str(tmp_path))
+    _format._format_template.cache_clear()
+    assert _format.uncached_template_lengths(_MAIN, {5, 9}) == {5, 9}
+    fresh = _format._format_template(_MAIN, 5)
+    assert fresh == _black(_MAIN.format(name="Q" * 5).strip() + "\n")
+    assert _format.uncached_template_lengths(_MAIN, {5, 9}) == {9}
+    stored = tmp_path / _format._TEMPLATES_FILE
+    damaged = {key: text.replace("argparse", "evil") for key, text in json.loads(stored.read_text()).items()}
+    stored.write_text(json.dumps(damaged))
+    _format._format_template.cache_clear()
+    assert _format._format_template(_MAIN, 5) == fresh  # not the damaged text: formatted again
+    _format._format_template.cache_clear()
