@@ -38,7 +38,7 @@ class OrderedPool(Generic[T, R]):
 
     An exception raised by ``func`` is raised where its item's result is taken, so the caller sees
     the first failure in order, as if it had run the items one by one. Leaving the ``with`` block
-    early cancels what has not started and waits for what has (each job is short).
+    on an exception stops the workers at once.
     """
 
     def __init__(
@@ -57,10 +57,14 @@ class OrderedPool(Generic[T, R]):
     def __enter__(self) -> OrderedPool[T, R]:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if self._pool is None:
+            return
+        if exc_type is not None:  # a bad notebook, Ctrl-C or SIGTERM: the rest of the work is moot
+            for process in list(getattr(self._pool, "_processes", {}).values()):
+                process.terminate()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool = None
 
     def results(self) -> Iterator[R]:
         if self.workers <= 1:
@@ -73,8 +77,22 @@ class OrderedPool(Generic[T, R]):
 
         gc.freeze()  # the workers' collector leaves inherited objects alone: no copy-on-write faults
         self._pool = ProcessPoolExecutor(
-            self.workers, mp_context=multiprocessing.get_context("fork"), initializer=self.initializer
+            self.workers,
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=_start_worker,
+            initargs=(self.initializer,),
         )
         futures = [self._pool.submit(self.func, item) for item in self.items]
         for future in futures:
             yield future.result()
+
+
+def _start_worker(initializer: Callable[[], None] | None) -> None:
+    """Ctrl-C reaches the whole process group: only the caller handles it (it stops the pool);
+    a worker finishes its item (a few milliseconds) instead of printing a traceback."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the caller's "stop gracefully" handler
+    if initializer is not None:
+        initializer()

@@ -94,7 +94,11 @@ def _check_module_level_order(plan: Plan) -> None:
 
     from nb2prod.names import statement_events
 
-    bound = set(dir(builtins)) | {"__name__", "__doc__", "__file__", "__spec__", "__builtins__"}
+    # a parameter or step variable named like a builtin (``print = 3``) is not the builtin here:
+    # module-level code runs at import, before run() has parameters or has run a step
+    notebook_names = {p.name for p in plan.parameters} | {o for s in plan.steps for o in s.outputs}
+    bound = set(dir(builtins)) - notebook_names
+    bound |= {"__name__", "__doc__", "__file__", "__spec__", "__builtins__"}
     try:
         tree = ast.parse(f"{plan.header}\n{plan.functions}")
     except SyntaxError:
@@ -157,6 +161,22 @@ def stamp(plan: Plan, version: str) -> str:
         "Do not edit by hand: change the notebook and run `nb2prod build`.\n"
         '"""\n\n'
     )
+
+
+def stamped(plan: Plan, version: str, body: str) -> str:
+    """The module as written: the stamp, then ``body`` (black's output for the code).
+
+    black separates a module docstring from what follows by one blank line, except before some
+    definitions (``def``, ``class``, a comment above one...), where it wants two. A body that starts
+    with nb2prod's ``PARAMETERS`` or an import (every example) needs nothing more; anything else
+    (an imports cell that opens with a def) goes through black once more, whole.
+    """
+    text = stamp(plan, version) + body
+    if body.startswith(("import ", "from ", "PARAMETERS")):
+        return text
+    import black
+
+    return black.format_str(text, mode=black.Mode())
 
 
 def docstring_text(text: str) -> str:

@@ -164,3 +164,40 @@ def test_ctrl_c_or_sigterm_in_the_middle_of_test_exits_and_leaves_nothing(
     assert err.startswith(f"{word}: ") and "notebooks/nb.ipynb, cell 2" in err, err
     assert "was running; kernels were stopped and nothing was compared." in err
     assert_clean(private_tmp)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_interrupting_a_build_in_worker_processes_writes_nothing(tmp_path, signum):
+    """Stopped once versions are staged and a worker is busy with a big notebook: exit 130 or 143,
+    one line, no worker's traceback, and the output folder as if the build never ran."""
+    from tests.integration.test_bad_inputs import write_many_cells
+
+    root = tmp_path / "project"
+    root.mkdir()
+    for k in range(7):
+        write_notebook(root, [(f"k = {k}", ["parameters"]), ("y = k + 1", ["step:s", "parity:y"])],
+                       name=f"a{k}.ipynb")
+    write_many_cells(root / "z_big.ipynb", count=3000)  # last in order: staging starts before it
+    proc = subprocess.Popen(
+        command("build", ".", "--out", "gen"), cwd=root, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not [p for p in (root / "gen").glob(".tmp-*") if p.is_dir()] and proc.poll() is None:
+            assert time.monotonic() < deadline, "no version was staged"
+            time.sleep(0.02)
+        assert proc.poll() is None, proc.communicate()
+        if signum == signal.SIGINT:
+            os.killpg(proc.pid, signal.SIGINT)
+        else:
+            os.kill(proc.pid, signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    word, code = ("Interrupted", 130) if signum == signal.SIGINT else ("Terminated", 143)
+    assert proc.returncode == code, out + err
+    assert err.strip() == f"{word}.", err
+    assert not (root / "gen").exists(), sorted(p.name for p in (root / "gen").iterdir())

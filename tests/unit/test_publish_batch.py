@@ -82,3 +82,17 @@ def test_versions_staged_before_a_later_bad_notebook_leave_nothing_behind(tmp_pa
                    if "nbs" not in p.parts)
     assert after == before
     assert (out.exists(), (tmp_path / "deep").exists()) == (existing, existing)
+
+
+def test_an_interrupt_while_the_batch_opens_leaves_no_folder(tmp_path, monkeypatch):
+    """Ctrl-C can land while the output folder, its __init__.py and lock file are being made."""
+    import filelock
+
+    def interrupted(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(filelock.FileLock, "acquire", interrupted)
+    out = tmp_path / "deep" / "gen"
+    with pytest.raises(KeyboardInterrupt), PublishBatch(out):
+        pass
+    assert list(tmp_path.iterdir()) == []
