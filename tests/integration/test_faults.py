@@ -72,6 +72,22 @@ def assert_clean(tmp: Path) -> None:
     assert sorted(p.name for p in tmp.iterdir()) == []
 
 
+def stop(proc: subprocess.Popen[str], signum: int) -> tuple[str, str]:
+    """Ctrl-C the way a terminal sends it (the whole group), or SIGTERM the way a cancelled CI job
+    does (nb2prod alone, which must stop its own children); then its output. Killed if it hangs."""
+    try:
+        if proc.poll() is None:
+            if signum == signal.SIGINT:
+                os.killpg(proc.pid, signal.SIGINT)
+            else:
+                os.kill(proc.pid, signal.SIGTERM)
+        return proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
 def run_test(root: Path, tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         command("test", *args), cwd=root, capture_output=True, text=True, timeout=300, env=environment(tmp)
@@ -149,15 +165,8 @@ def test_ctrl_c_or_sigterm_in_the_middle_of_test_exits_and_leaves_nothing(
         while not started.exists() and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.2)
         assert started.exists(), proc.communicate()
-        if signum == signal.SIGINT:  # what a terminal's Ctrl-C does: the foreground group
-            os.killpg(proc.pid, signal.SIGINT)
-        else:  # a cancelled CI job: SIGTERM to nb2prod alone, which must stop its own children
-            os.kill(proc.pid, signal.SIGTERM)
-        out, err = proc.communicate(timeout=120)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        out, err = stop(proc, signum)
     word, code = ("Interrupted", 130) if signum == signal.SIGINT else ("Terminated", 143)
     assert proc.returncode == code, out + err
     assert "Traceback" not in err
@@ -188,15 +197,8 @@ def test_interrupting_a_build_in_worker_processes_writes_nothing(tmp_path, signu
             assert time.monotonic() < deadline, "no version was staged"
             time.sleep(0.02)
         assert proc.poll() is None, proc.communicate()
-        if signum == signal.SIGINT:
-            os.killpg(proc.pid, signal.SIGINT)
-        else:
-            os.kill(proc.pid, signal.SIGTERM)
-        out, err = proc.communicate(timeout=60)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        out, err = stop(proc, signum)
     word, code = ("Interrupted", 130) if signum == signal.SIGINT else ("Terminated", 143)
     assert proc.returncode == code, out + err
     assert err.strip() == f"{word}.", err
