@@ -65,6 +65,9 @@ class OrderedPool(Generic[T, R]):
                 process.terminate()
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._pool = None
+        import gc
+
+        gc.unfreeze()  # a caller that lives on (tests, a library user) collects as before
 
     def results(self) -> Iterator[R]:
         if self.workers <= 1:
@@ -88,8 +91,8 @@ class OrderedPool(Generic[T, R]):
 
 
 def _start_worker(initializer: Callable[[], None] | None) -> None:
-    """Ctrl-C reaches the whole process group: only the caller handles it (it stops the pool);
-    a worker finishes its item (a few milliseconds) instead of printing a traceback."""
+    """Ctrl-C reaches the whole process group: only the caller handles it, and stops the workers,
+    so none of them prints a traceback of its own."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
