@@ -86,7 +86,10 @@ def prepare(
     """
     notebooks = _notebooks(paths)
     seen: dict[str, str] = {}
-    return [_unique(_prepare_one(path, out_dir, root), seen) for path in notebooks]
+    return [
+        _unique(_built_from_same_file(path, out_dir, root) or _prepared(path, root), seen)
+        for path in notebooks
+    ]
 
 
 def _notebooks(paths: Iterable[Path]) -> list[Path]:
@@ -100,10 +103,7 @@ def _notebooks(paths: Iterable[Path]) -> list[Path]:
     return found
 
 
-def _prepare_one(path: Path, out_dir: Path, root: Path | None) -> Prepared | BuildRow:
-    item = _built_from_same_file(path, out_dir, root)
-    if item is not None:
-        return item
+def _prepared(path: Path, root: Path | None) -> Prepared:
     plan = analyse(load_notebook(path, root=root))
     source = generate_source(plan)
     return Prepared(plan, source, code_sha256(source, plan))
@@ -139,10 +139,15 @@ class _Work:
     data_warnings: tuple[str, ...] = ()
 
 
-def _work_on(path: Path, out_dir: Path, root: Path | None, check: bool, strict: bool) -> _Work:
+def _work_on(
+    job: tuple[Path, BuildRow | None], out_dir: Path, root: Path | None, check: bool, strict: bool
+) -> _Work:
+    """One notebook's work; ``job`` is its path and, when the build already found it unchanged
+    (only sent with ``strict``, for its hints), its row."""
     from nb2prod.randomness import item_hints
 
-    item = _prepare_one(path, out_dir, root)
+    path, row = job
+    item = row if row is not None else _prepared(path, root)
     hints = tuple(item_hints(item, root, strict=strict))
     if isinstance(item, BuildRow):
         return _Work(item, hints)
@@ -237,12 +242,13 @@ def build(
     report = BuildReport(check=check)
     notebooks = _notebooks(paths)
     unchanged = {path: _built_from_same_file(path, out_dir, root) for path in notebooks}
-    todo = [path for path in notebooks if unchanged[path] is None or strict]
+    todo = [(path, unchanged[path]) for path in notebooks if unchanged[path] is None or strict]
     work = partial(_work_on, out_dir=out_dir, root=root, check=check, strict=strict)
     seen: dict[str, str] = {}
     hints: list[RandomnessHint] = []
-    _warm_once(todo, check)
-    warm = partial(_warm, todo, check)
+    paths_todo = [path for path, _ in todo]
+    _warm_once(paths_todo, check)
+    warm = partial(_warm, paths_todo, check)
     with OrderedPool(work, todo, initializer=warm) as pool, _Stager(out_dir) as stager:
         done = iter(pool.results())
         for path in notebooks:
