@@ -31,6 +31,7 @@ from nb2prod.versions import (
     pointer_files,
     read_manifest,
     sha256_text,
+    write_temporary,
 )
 
 
@@ -122,7 +123,7 @@ class PublishBatch:
         for name, text in _version_files(plan, version, body, files, manifest).items():
             _write_text(staging / name, text)
         for name, text in {SWITCH_NAME: version + "\n", **pointer_files(package, version)}.items():
-            staged.pointers[name] = _write_temporary(package, text)
+            staged.pointers[name] = write_temporary(package, text)
         return Published(plan.name, version, "updated" if current else "new", package / version)
 
     def _add_package(
@@ -195,19 +196,6 @@ def _remove_created(created: list[Path]) -> None:
 def _write_text(path: Path, text: str) -> None:
     with path.open("w", encoding="utf-8", newline="\n") as fh:
         fh.write(text)
-
-
-def _write_temporary(folder: Path, text: str) -> Path:
-    """A new file (mode 644) holding ``text`` in ``folder``, named as a temporary; synced later."""
-    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=folder)
-    try:
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return Path(tmp)
 
 
 def _sync_disk(path: Path) -> None:

@@ -219,17 +219,29 @@ def _read_or_none(path: Path) -> str | None:
 
 
 def _replace_atomically(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=path.parent)
+    tmp = write_temporary(path.parent, text, sync=True)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_temporary(folder: Path, text: str, *, sync: bool = False) -> Path:
+    """A new file (mode 644) holding ``text`` in ``folder``, named as a temporary (removed by the next
+    holder of the lock if never renamed); ``sync`` flushes it to disk before returning."""
+    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=folder)
     try:
         os.fchmod(fd, 0o644)  # mkstemp makes it private; CURRENT and __init__.py are read by others
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+            if sync:
+                fh.flush()
+                os.fsync(fh.fileno())
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return Path(tmp)
 
 
 def _write_if_missing(path: Path, text: str) -> None:
