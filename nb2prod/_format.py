@@ -23,6 +23,7 @@ from __future__ import annotations
 import ast
 import functools
 import re
+from typing import Any
 
 _PLACEHOLDER = "Q"
 _LINE_LENGTH = 88  # black's default, which format_str(mode=black.Mode()) uses
@@ -238,15 +239,12 @@ def _format_template(template: str, length: int) -> str:
     """nb2prod's own ``main()`` for a name of ``length``: black's layout of it is remembered on disk
     (keyed by black's version and the template, never by a notebook's code), like an install-time
     table: a build meets a dozen name lengths, each ~25 ms of black."""
-    import hashlib
-
     import black
 
-    from nb2prod._cache import read_json, write_json
+    from nb2prod._cache import write_json
 
-    key = f"{black.__version__}:{hashlib.sha256(template.encode()).hexdigest()[:16]}:{length}"
-    known = read_json(_TEMPLATES_FILE)
-    known = known if isinstance(known, dict) else {}
+    known = _stored_templates()
+    key = f"{black.__version__}:{_template_key(template, length)}"
     source = template.format(name=_PLACEHOLDER * length).strip() + "\n"
     if isinstance(known.get(key), str) and _same_tree(source, known[key]) == known[key]:
         return known[key]  # (a damaged entry is not the same code: it is formatted again)
@@ -258,13 +256,22 @@ def _format_template(template: str, length: int) -> str:
 _TEMPLATES_FILE = "templates-v1.json"
 
 
-def uncached_template_lengths(template: str, lengths: set[int]) -> set[int]:
-    """The name lengths whose ``main()`` layout is not on disk yet (read without importing black)."""
-    import hashlib
-
+@functools.cache
+def _stored_templates() -> dict[str, Any]:
+    """The layouts on disk, read once a process (every name length looks them up)."""
     from nb2prod._cache import read_json
 
     known = read_json(_TEMPLATES_FILE)
-    digest = hashlib.sha256(template.encode()).hexdigest()[:16]
-    keys = {key.split(":", 1)[1] for key in known} if isinstance(known, dict) else set()
-    return {length for length in lengths if f"{digest}:{length}" not in keys}
+    return known if isinstance(known, dict) else {}
+
+
+def _template_key(template: str, length: int) -> str:
+    import hashlib
+
+    return f"{hashlib.sha256(template.encode()).hexdigest()[:16]}:{length}"
+
+
+def uncached_template_lengths(template: str, lengths: set[int]) -> set[int]:
+    """The name lengths whose ``main()`` layout is not on disk yet (read without importing black)."""
+    keys = {key.split(":", 1)[1] for key in _stored_templates()}
+    return {length for length in lengths if _template_key(template, length) not in keys}

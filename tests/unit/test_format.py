@@ -170,6 +170,7 @@ def test_main_layouts_are_remembered_on_disk_and_a_damaged_one_is_redone(tmp_pat
 
     monkeypatch.setenv("NB2PROD_CACHE_DIR", str(tmp_path))
     _format._format_template.cache_clear()
+    _format._stored_templates.cache_clear()
     assert _format.uncached_template_lengths(_MAIN, {5, 9}) == {5, 9}
     fresh = _format._format_template(_MAIN, 5)
     assert fresh == _black(_MAIN.format(name="Q" * 5).strip() + "\n")
@@ -178,5 +179,7 @@ def test_main_layouts_are_remembered_on_disk_and_a_damaged_one_is_redone(tmp_pat
     damaged = {key: text.replace("argparse", "evil") for key, text in json.loads(stored.read_text()).items()}
     stored.write_text(json.dumps(damaged))
     _format._format_template.cache_clear()
+    _format._stored_templates.cache_clear()  # as a new process would: it reads the damaged file
     assert _format._format_template(_MAIN, 5) == fresh  # not the damaged text: formatted again
     _format._format_template.cache_clear()
+    _format._stored_templates.cache_clear()
