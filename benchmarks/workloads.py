@@ -175,7 +175,7 @@ def comparison(repeat: int, size: int, rows: int) -> list[Figure]:
     import numpy as np
     import pandas as pd
 
-    from nb2prod.compare import compare
+    from nb2prod.parity.compare import compare
 
     rng = np.random.default_rng(0)
     a = rng.random(size)

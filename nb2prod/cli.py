@@ -77,10 +77,10 @@ def cli() -> None:
 @handles_errors
 def build(paths: tuple[str, ...], out: str | None, check: bool, strict: bool) -> None:
     """Build each tagged notebook under PATHS into a versioned pipeline module."""
-    from nb2prod.build import build as run_build
+    from nb2prod.store.build import build as run_build
 
     report = run_build(_paths(paths), _out_dir(out), check=check, strict=strict)
-    from nb2prod.build_listing import TABLE_ROWS, print_rows, print_warnings
+    from nb2prod.report.build_listing import TABLE_ROWS, print_rows, print_warnings
 
     print_warnings(report.warnings)
     print_rows(report, _console() if len(report.rows) <= TABLE_ROWS else None)
@@ -111,7 +111,7 @@ _seed_option = click.option(
 
 
 def _param_sets(parameters: tuple[tuple[str, str], ...], parameters_file: str | None) -> list[Any]:
-    from nb2prod.params import load_param_sets, param_id
+    from nb2prod.execute.params import load_param_sets, param_id
 
     sets = load_param_sets(parameters_file) if parameters_file else []
     if parameters:
@@ -140,7 +140,7 @@ def run(
     seed: int | None,
 ) -> None:
     """Execute NOTEBOOK with papermill and keep the executed copy as evidence."""
-    from nb2prod.run import run_notebook
+    from nb2prod.execute.run import run_notebook
 
     if seed is None:  # [tool.nb2prod] seed, as `nb2prod test` reads it
         from nb2prod.config import load_config
@@ -199,8 +199,9 @@ def test(
 ) -> None:
     """Prove each notebook's generated pipeline predicts what the notebook predicts."""
     from nb2prod.config import load_config
-    from nb2prod.parity import plan_jobs, run_parity
-    from nb2prod.report import print_console, write_html, write_junit, write_markdown
+    from nb2prod.parity.harness import plan_jobs, run_parity
+    from nb2prod.report.formats import print_console, write_junit, write_markdown
+    from nb2prod.report.html_report import write_html
 
     config = load_config()
     address = config.dask if dask is None else dask
@@ -236,7 +237,7 @@ def test(
 
 def _dask_runner(address: str, deadline: float | None, root: Path) -> Callable[..., Any]:
     """A stand-in for run_parity that sends the cases to a Dask scheduler (``-j`` does not apply)."""
-    from nb2prod.distributed import import_distributed, run_parity_dask
+    from nb2prod.parity.distributed import import_distributed, run_parity_dask
 
     import_distributed()  # says how to install it before anything runs
     console = _console(stderr=True)
@@ -280,7 +281,7 @@ def _nothing() -> Any:
 @handles_errors
 def versions(name: str, out: str | None) -> None:
     """List the versions of generated module NAME."""
-    from nb2prod.versions import current_version, list_versions, read_manifest
+    from nb2prod.store.versions import current_version, list_versions, read_manifest
 
     package = _out_dir(out) / name
     found = list_versions(package)
@@ -311,7 +312,7 @@ def versions(name: str, out: str | None) -> None:
 @handles_errors
 def rollback(name: str, version: str, out: str | None) -> None:
     """Make an older VERSION of module NAME current again (nothing is deleted)."""
-    from nb2prod.versions import current_version, list_versions, point_current
+    from nb2prod.store.versions import current_version, list_versions, point_current
 
     package = _out_dir(out) / name
     if not list_versions(package):
@@ -329,8 +330,8 @@ def rollback(name: str, version: str, out: str | None) -> None:
 @handles_errors
 def diff(name: str, old: str, new: str, out: str | None) -> None:
     """Show what changed in module NAME from version OLD to NEW (e.g. v1 v2, or 1 current)."""
-    from nb2prod.history import diff_versions
-    from nb2prod.versions import list_versions
+    from nb2prod.store.history import diff_versions
+    from nb2prod.store.versions import list_versions
 
     package = _out_dir(out) / name
     if not list_versions(package):
@@ -356,7 +357,7 @@ def diff(name: str, old: str, new: str, out: str | None) -> None:
 @handles_errors
 def verify(out: str | None) -> None:
     """Check that no generated version was edited by hand: re-hash every file its manifest lists."""
-    from nb2prod.history import verify as run_verify
+    from nb2prod.store.history import verify as run_verify
 
     report = run_verify(_out_dir(out))
     for repaired in report.repaired:

@@ -34,7 +34,7 @@ class Config:
     rtol: float = 1e-7
     atol: float = 0.0
     # module name (or "*" for every notebook) -> extra parameter sets to test
-    parameter_sets: dict[str, list[tuple[str, dict[str, Any]]]] = field(default_factory=dict)
+    parameter_sets: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     timeout: float | None = None
     jobs: int = 1
     seed: int | None = None
@@ -85,12 +85,10 @@ def load_config(start: Path | None = None) -> Config:
     return Config(root=pyproject.parent, **values)
 
 
-def _parameter_sets(raw: Any, pyproject: Path) -> dict[str, list[tuple[str, dict[str, Any]]]]:
+def _parameter_sets(raw: Any, pyproject: Path) -> dict[str, list[dict[str, Any]]]:
     """``[{alpha = 0.3}]`` applies to every notebook; ``{module = [{...}], ...}`` to one module each."""
-    from nb2prod.params import param_id
-
     by_module = raw if isinstance(raw, dict) else {"*": raw}
-    sets: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    sets: dict[str, list[dict[str, Any]]] = {}
     for module, entries in by_module.items():
         entries = [entries] if isinstance(entries, dict) else entries
         if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
@@ -100,7 +98,7 @@ def _parameter_sets(raw: Any, pyproject: Path) -> dict[str, list[tuple[str, dict
                 path=str(pyproject),
                 hint='for example: parameter_sets = { diabetes_regression = [{ alpha = 0.3 }] }',
             )
-        sets[module] = [(param_id(e), dict(e)) for e in entries]
+        sets[module] = [dict(e) for e in entries]
     return sets
 
 

@@ -27,7 +27,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     if not parent.config.getoption("nb2prod"):
         return None
-    from nb2prod.notebook import looks_like_percent_notebook
+    from nb2prod.read.notebook import looks_like_percent_notebook
 
     if file_path.suffix == ".ipynb" or (
         file_path.suffix == ".py" and looks_like_percent_notebook(file_path)
@@ -45,8 +45,8 @@ class ParityFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
         from nb2prod.config import load_config
         from nb2prod.errors import Nb2ProdError
-        from nb2prod.notebook import load_notebook
-        from nb2prod.parity import plan_jobs
+        from nb2prod.parity.harness import plan_jobs
+        from nb2prod.read.notebook import load_notebook
 
         config = load_config(self.path.parent)
         try:
@@ -75,7 +75,7 @@ class ParityItem(pytest.Item):
         self.settings = settings
 
     def runtest(self) -> None:
-        from nb2prod.parity import run_job
+        from nb2prod.parity.harness import run_job
 
         if self.stale is not None:
             case = self.stale
@@ -89,7 +89,7 @@ class ParityItem(pytest.Item):
             raise ParityFailure(f"{case.error.message}{source}")
         failures = case.failures
         if failures:
-            from nb2prod.reproducibility import diagnosis_text
+            from nb2prod.parity.reproducibility import diagnosis_text
 
             lines = [t.mismatch.describe() for t in failures if t.mismatch]
             raise ParityFailure("\n".join([*lines, *filter(None, [diagnosis_text(case)])]))

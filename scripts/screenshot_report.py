@@ -19,10 +19,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
-from nb2prod.compare import compare, plot_points, summarize  # noqa: E402
 from nb2prod.errors import ExecutionError  # noqa: E402
-from nb2prod.report import write_html, write_junit, write_markdown  # noqa: E402
-from nb2prod.results import CaseResult, ParityReport, TargetResult  # noqa: E402
+from nb2prod.parity.compare import compare, plot_points, summarize  # noqa: E402
+from nb2prod.parity.results import CaseResult, ParityReport, TargetResult  # noqa: E402
+from nb2prod.report.formats import write_junit, write_markdown  # noqa: E402
+from nb2prod.report.html_report import write_html  # noqa: E402
 
 
 def _target(name: str, cell: int, notebook: object, pipeline: object, kind: str = "parity"):

@@ -21,8 +21,14 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from nb2prod.cli import cli
-from nb2prod.history import verify, verify_version
-from nb2prod.versions import SWITCH_NAME, TMP_PREFIX, current_version, list_versions, read_manifest
+from nb2prod.store.history import verify, verify_version
+from nb2prod.store.versions import (
+    SWITCH_NAME,
+    TMP_PREFIX,
+    current_version,
+    list_versions,
+    read_manifest,
+)
 from tests.nbfactory import write_notebook
 
 ROUNDS = 25

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from nb2prod.compare import compare
-from nb2prod.execute import execute_notebook
-from nb2prod.notebook import read_notebook_node
+from nb2prod.execute.engine import execute_notebook
+from nb2prod.parity.compare import compare
+from nb2prod.read.notebook import read_notebook_node
 from tests.conftest import FIXTURES, NOTEBOOKS, ROOT
 
 pytestmark = pytest.mark.kernel
@@ -42,7 +42,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize("params_kind", ["defaults", "other"])
 @pytest.mark.parametrize("notebook", list(EXAMPLES), ids=lambda p: p.stem)
 def test_run_returns_what_papermill_computes(generated, notebook, params_kind, tmp_path, monkeypatch):
-    from nb2prod.analysis import module_name
+    from nb2prod.analyse.planner import module_name
 
     params = {} if params_kind == "defaults" else EXAMPLES[notebook]
     module = importlib.import_module(f"gen_e2e.{module_name(notebook)}")
@@ -61,8 +61,8 @@ def test_run_returns_what_papermill_computes(generated, notebook, params_kind, t
 
 
 def _plan_targets(notebook: Path):
-    from nb2prod.analysis import analyse
-    from nb2prod.notebook import load_notebook
+    from nb2prod.analyse.planner import analyse
+    from nb2prod.read.notebook import load_notebook
 
     return analyse(load_notebook(notebook, root=ROOT)).targets
 

@@ -15,7 +15,7 @@ import nbformat
 import pytest
 
 from nb2prod.errors import ExecutionError, UsageError
-from nb2prod.execute import execute_notebook, run_pipeline, start_pipeline
+from nb2prod.execute.engine import execute_notebook, run_pipeline, start_pipeline
 
 pytestmark = pytest.mark.kernel
 

@@ -172,9 +172,9 @@ def test_seed_reaches_kernel_and_pipeline_before_the_first_cell(tmp_path):
 
 
 def test_verdict_words_follow_the_cases():
-    from nb2prod.compare import compare
-    from nb2prod.report import verdict
-    from nb2prod.results import CaseResult, ParityReport, TargetResult
+    from nb2prod.parity.compare import compare
+    from nb2prod.parity.results import CaseResult, ParityReport, TargetResult
+    from nb2prod.report.formats import verdict
 
     def case(reproducible: bool) -> CaseResult:
         mismatch = compare("y", np.array([1.0, 2.0]), np.array([1.0, 3.0]))

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from nb2prod import _pipeline_runner
-from nb2prod._pipeline_runner import run_pipeline, start_pipeline, zygote_for
-from nb2prod._zygote import available, imported_modules
 from nb2prod.errors import ExecutionError
+from nb2prod.execute import pipeline_runner as _pipeline_runner
+from nb2prod.execute.pipeline_runner import run_pipeline, start_pipeline, zygote_for
+from nb2prod.execute.zygote import available, imported_modules
 
 pytestmark = pytest.mark.skipif(not available(), reason="the zygote needs fork (Linux)")
 

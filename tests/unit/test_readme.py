@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from nb2prod.tags import markdown_table
+from nb2prod.read.tags import markdown_table
 from tests.conftest import ROOT
 
 

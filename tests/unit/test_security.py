@@ -19,12 +19,12 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nb2prod.analysis import module_name
-from nb2prod.build import build
-from nb2prod.captures import load_captures, verified_pickle
+from nb2prod.analyse.planner import module_name
 from nb2prod.cli import cli
 from nb2prod.errors import ExecutionError, TagError
-from nb2prod.tags import parse_tags
+from nb2prod.execute.captures import load_captures, verified_pickle
+from nb2prod.read.tags import parse_tags
+from nb2prod.store.build import build
 from tests.nbfactory import write_notebook
 
 GOOD_CELLS = [("n = 3", ["parameters"]), ("x = n * 2", ["step:load", "parity:x"])]
@@ -189,7 +189,7 @@ def test_a_capture_with_this_runs_hmac_loads(tmp_path):
 
 @pytest.mark.kernel
 def test_captures_live_in_an_owner_only_folder_and_files(tmp_path):
-    from nb2prod.execute import execute_notebook
+    from nb2prod.execute.engine import execute_notebook
 
     caps = tmp_path / "caps"
     nb = nbformat.v4.new_notebook()

@@ -1,0 +1,64 @@
+"""The build's intermediate representation: what analysis hands to code generation and versions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from nb2prod.read.notebook import SourceNotebook
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    default: Any
+    type_name: str  # "int", "float", "str", "bool", "list", "dict", "NoneType", or the annotation
+    literal: str  # the default as written in the notebook (re-emitted verbatim)
+    cell: int
+
+
+@dataclass(frozen=True)
+class Target:
+    """A ``parity:`` or ``metric:`` variable: its value right after ``cell`` is compared or recorded."""
+
+    name: str
+    kind: str  # "parity" | "metric"
+    cell: int
+    step: str | None  # the step whose return carries it; None for a parameter
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    function: str  # the Python function name (the step name, or `<name>_step` on a clash)
+    cells: tuple[int, ...]
+    code: str  # the cells' code, magics and display-only lines removed, one `# cell N` mark each
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    after: tuple[str, ...]  # explicit `after:` tags
+    depends_on: tuple[str, ...]  # every step this one must run after (data, after:, in-place changes)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything code generation needs, and everything the manifest records."""
+
+    notebook: SourceNotebook
+    name: str  # module name under generated/
+    header: str  # imports: from `imports` cells and imports hoisted out of steps
+    functions: str  # `functions` cells, verbatim apart from masked magics
+    parameters: tuple[Parameter, ...]
+    steps: tuple[Step, ...]  # in run order
+    targets: tuple[Target, ...]
+    imported_modules: tuple[str, ...]  # top-level modules the exported code imports
+    unexported_cells: tuple[int, ...]  # untagged cells before the first step
+    skipped_cells: tuple[int, ...]
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def parity_targets(self) -> tuple[Target, ...]:
+        return tuple(t for t in self.targets if t.kind == "parity")
+
+    @property
+    def metric_targets(self) -> tuple[Target, ...]:
+        return tuple(t for t in self.targets if t.kind == "metric")

@@ -1,0 +1,321 @@
+"""From tagged cells to a :class:`~nb2prod.analyse.plan.Plan`: roles, parsing, parameters, assembly.
+
+Each cell gets a role (Kale's rule: an untagged cell continues the step above it), its magics are
+masked and its code parsed; the data flow between steps and their order come from
+:mod:`nb2prod.analyse.dataflow`. Everything a notebook contributes to generated code or to a path is checked
+here or in :mod:`nb2prod.read.tags`: names are identifiers, code compiles as the function body it becomes.
+"""
+
+from __future__ import annotations
+
+import ast
+import keyword
+import re
+import unicodedata
+from pathlib import Path
+
+from nb2prod.analyse.dataflow import MODULE_ROLES, RESERVED, CellCode, DataFlow, run_order
+from nb2prod.analyse.names import is_display_only
+from nb2prod.analyse.plan import Parameter, Plan, Step
+from nb2prod.errors import AnalysisError, TagError
+from nb2prod.read.magics import mask_magics, parse_masked, tree_nodes
+from nb2prod.read.notebook import Cell, SourceNotebook
+
+#: A parameter may not shadow run()'s own ``**unknown`` catch-all either.
+RESERVED_PARAMETERS = RESERVED | {"unknown"}
+#: Names the generated run(), main() and _parse_value() use; no step function may shadow them.
+GENERATED_NAMES = frozenset(
+    {"argparse", "ast", "bool", "dict", "float", "int", "isinstance", "list", "object", "print"}
+    | {"sorted", "str", "tuple", "type", "SyntaxError", "TypeError", "ValueError", "set"}
+)
+
+
+def module_name(path: Path) -> str:
+    """The notebook's file stem as an ASCII Python identifier: ``01-Données.ipynb`` -> ``nb_01_donnees``.
+
+    The name becomes a folder under ``--out`` and an import path, so nothing but ``[a-z0-9_]`` survives.
+    """
+    ascii_stem = unicodedata.normalize("NFKD", path.stem).encode("ascii", "ignore").decode("ascii")
+    name = re.sub(r"[^0-9a-z_]+", "_", ascii_stem.lower()).strip("_") or "notebook"
+    if name[0].isdigit():
+        name = f"nb_{name}"
+    return f"{name}_" if keyword.iskeyword(name) else name
+
+
+def analyse(nb: SourceNotebook) -> Plan:
+    """Check the notebook against the tag grammar and infer the pipeline it describes."""
+    cells = _assign_roles(nb)
+    parsed = [_parse(nb, c) for c in cells]
+    parameters = _parameters(nb, parsed)
+    flow = DataFlow(nb, parsed)
+    flow.replay()
+    order = run_order(nb, flow)
+    steps = _steps(flow, parsed, order)
+    modules = _imported_modules(parsed)
+    return Plan(
+        notebook=nb,
+        name=module_name(nb.path),
+        header=_header(parsed),
+        functions="\n\n".join(_kept_code(p) for p in parsed if p.role == "functions").strip(),
+        parameters=parameters,
+        steps=steps,
+        targets=tuple(flow.targets),
+        imported_modules=modules,
+        unexported_cells=tuple(p.cell.index for p in parsed if p.role == "unexported" and p.code.strip()),
+        skipped_cells=tuple(p.cell.index for p in parsed if p.role == "skip"),
+        warnings=tuple(flow.warnings),
+    )
+
+
+def _assign_roles(nb: SourceNotebook) -> list[tuple[Cell, str, str | None]]:
+    """Kale's rule: an untagged cell continues the step above it; before the first step it is unexported."""
+    roles: list[tuple[Cell, str, str | None]] = []
+    current: str | None = None
+    for cell in nb.cells:
+        tags = cell.tags
+        if tags.role:
+            roles.append((cell, tags.role, None))
+        elif tags.kale_metrics:
+            roles.append((cell, "metrics", None))
+        elif tags.step:
+            current = tags.step
+            roles.append((cell, "step", current))
+        else:
+            roles.append((cell, "step" if current else "unexported", current))
+    _one_parameters_cell(nb, [c.index for c, role, _ in roles if role == "parameters"])
+    if not nb.cells:
+        raise TagError(
+            "the notebook has no code cells, so there is nothing to export.",
+            path=nb.display_path,
+            hint="add the notebook's code, tag the first cell of each stage 'step:NAME', "
+            "then build again.",
+        )
+    if not any(role == "step" for _, role, _ in roles):
+        count = f"{len(nb.cells)} code cell" + ("s" if len(nb.cells) > 1 else "")
+        raise TagError(
+            f"the notebook has no 'step:NAME' (or Kale 'block:NAME') tag in its {count}, so "
+            "there is nothing to export.",
+            path=nb.display_path,
+            hint="tag the first cell of each pipeline stage, e.g. 'step:load', 'step:train'.",
+        )
+    return roles
+
+
+def _one_parameters_cell(nb: SourceNotebook, cells: list[int]) -> None:
+    if len(cells) > 1:
+        raise TagError(
+            f"{len(cells)} cells are tagged 'parameters' (cells {', '.join(map(str, cells))}); "
+            "a notebook has one parameters cell.",
+            path=nb.display_path,
+            cell=cells[1],
+            hint="merge them into one cell, or remove the tag from all but one.",
+        )
+
+
+def notebook_parameters(nb: SourceNotebook) -> tuple[Parameter, ...]:
+    """The parameters cell's names and defaults, for notebooks that need not have steps (``run``)."""
+    cells = [c for c in nb.cells if c.tags.parameters]
+    _one_parameters_cell(nb, [c.index for c in cells])
+    return _parameters(nb, [_parse(nb, (c, "parameters", None)) for c in cells])
+
+
+def _parse(nb: SourceNotebook, item: tuple[Cell, str, str | None]) -> CellCode:
+    cell, role, step = item
+    exported = role in ("step", *MODULE_ROLES)
+    masked = mask_magics(cell.source)
+    if masked.foreign_magic and exported:
+        raise AnalysisError(
+            f"cell magic {masked.foreign_magic} runs something that is not Python; it cannot be exported.",
+            path=nb.display_path,
+            cell=cell.index,
+            line=1,
+            hint="tag the cell 'skip', or rewrite it in Python.",
+        )
+    if masked.shell_lines and exported:
+        line = masked.shell_lines[0]
+        raise AnalysisError(
+            f"shell escape {cell.source.splitlines()[line - 1].strip()!r} inside exported "
+            f"{'step ' + repr(step) if step else role + ' cell'}.",
+            path=nb.display_path,
+            cell=cell.index,
+            line=line,
+            hint="install packages in your environment instead, or tag the cell 'skip'.",
+        )
+    try:
+        tree = parse_masked(masked.code)
+    except SyntaxError as err:
+        if not exported and role != "parameters":
+            return CellCode(cell, role, step, None, masked.code)
+        raise AnalysisError(
+            f"syntax error: {err.msg}.",
+            path=nb.display_path,
+            cell=cell.index,
+            line=err.lineno,
+            hint="fix the cell so it runs in Jupyter, or tag it 'skip'.",
+        ) from None
+    if exported or role == "parameters":
+        _check_compiles(nb, cell, tree, role)
+    parsed = CellCode(cell, role, step, tree, masked.code)
+    line_owners: dict[int, int] = {}
+    for stmt in tree.body:
+        for line in range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1):
+            line_owners[line] = line_owners.get(line, 0) + 1
+    for stmt in tree.body:
+        lines = set(range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1))
+        alone = all(line_owners[line] == 1 for line in lines)
+        if exported and alone and is_display_only(stmt):
+            parsed.drop_lines |= lines
+        elif role == "step" and alone and isinstance(stmt, ast.Import | ast.ImportFrom):
+            parsed.hoisted.append(ast.get_source_segment(masked.code, stmt) or ast.unparse(stmt))
+            parsed.drop_lines |= lines
+            parsed.kept.append(stmt)  # still defines names, at module level
+        else:
+            parsed.kept.append(stmt)
+    return parsed
+
+
+def _check_compiles(nb: SourceNotebook, cell: Cell, tree: ast.Module, role: str) -> None:
+    """Errors only the compiler sees (``return`` or ``yield`` outside a function, top-level ``await``):
+    the cell must be valid where it goes, a module or a step's function body."""
+    try:
+        compile(tree, f"<cell {cell.index}>", "exec", dont_inherit=True)
+    except SyntaxError as err:
+        awaits = "await" in (err.msg or "")
+        raise AnalysisError(
+            f"syntax error: {err.msg}.",
+            path=nb.display_path,
+            cell=cell.index,
+            line=err.lineno,
+            hint="top-level await works in Jupyter but not in a pipeline: wrap the coroutine in "
+            "asyncio.run(...)."
+            if awaits
+            else f"a {role} cell is plain module code; move the statement into a function, or tag "
+            "the cell 'skip'.",
+        ) from None
+
+
+def _parameters(nb: SourceNotebook, parsed: list[CellCode]) -> tuple[Parameter, ...]:
+    found: dict[str, Parameter] = {}
+    for p in parsed:
+        if p.role != "parameters" or p.tree is None:
+            continue
+        for stmt in p.tree.body:
+            target = stmt.targets[0] if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 else None
+            annotation = None
+            if isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+                target, annotation = stmt.target, ast.unparse(stmt.annotation)
+            value = getattr(stmt, "value", None)
+            if not isinstance(target, ast.Name) or value is None:
+                raise AnalysisError(
+                    f"the parameters cell may only assign literals to names; found {ast.unparse(stmt)!r}.",
+                    path=nb.display_path,
+                    cell=p.cell.index,
+                    line=stmt.lineno,
+                    hint="move computed values into the first step.",
+                )
+            try:
+                default = ast.literal_eval(value)
+            except ValueError:
+                raise AnalysisError(
+                    f"parameter {target.id!r} = {ast.unparse(value)} is not a literal "
+                    "(papermill can only inject literals).",
+                    path=nb.display_path,
+                    cell=p.cell.index,
+                    line=stmt.lineno,
+                    hint=f"give {target.id!r} a literal default (number, string, bool, None, "
+                    "list, dict) and compute derived values in a step.",
+                ) from None
+            type_name = annotation or type(default).__name__
+            found[target.id] = Parameter(target.id, default, type_name, ast.unparse(value), p.cell.index)
+            if target.id in RESERVED_PARAMETERS or target.id.startswith("_nb2prod"):
+                raise AnalysisError(
+                    f"parameter name {target.id!r} is reserved by the generated module.",
+                    path=nb.display_path,
+                    cell=p.cell.index,
+                    line=stmt.lineno,
+                    hint="rename it.",
+                )
+    return tuple(found.values())
+
+
+def _steps(flow: DataFlow, parsed: list[CellCode], order: list[str]) -> tuple[Step, ...]:
+    taken = (
+        set(flow.writer)
+        | flow.module_names
+        | RESERVED
+        | GENERATED_NAMES
+        | {n for w in flow.written.values() for n in w}
+        | _names_in(parsed)
+    )
+    by_step: dict[str, list[CellCode]] = {}
+    for p in parsed:
+        if p.role == "step" and p.step is not None:
+            by_step.setdefault(p.step, []).append(p)
+    steps = []
+    used: set[str] = set()
+    for name in order:
+        function = name  # a step's function must not shadow any name the module uses
+        while function in taken or function in used or (function in by_step and function != name):
+            function += "_step"
+        used.add(function)
+        code = "\n\n".join(
+            f"# cell {p.cell.index}\n{kept}" for p in by_step.get(name, []) if (kept := _kept_code(p))
+        )
+        needed = flow.needed.get(name, set())
+        deps = flow.deps.get(name, {})
+        steps.append(
+            Step(
+                name=name,
+                function=function,
+                cells=tuple(flow.cells[name]),
+                code=code,
+                inputs=tuple(flow.inputs.get(name, {})),
+                outputs=tuple(n for n in flow.written.get(name, {}) if n in needed),
+                after=tuple(flow.after.get(name, {})),
+                depends_on=tuple(s for s in order if s in deps),
+            )
+        )
+    return tuple(steps)
+
+
+def _names_in(parsed: list[CellCode]) -> set[str]:
+    """Every plain name the exported code mentions (``print``, ``len``, its own variables)."""
+    return {
+        node.id
+        for p in parsed
+        if p.tree is not None and p.role in ("step", "parameters", *MODULE_ROLES)
+        for node in tree_nodes(p.tree)
+        if isinstance(node, ast.Name)
+    }
+
+
+def _kept_code(p: CellCode) -> str:
+    lines = [line for i, line in enumerate(p.code.splitlines(), 1) if i not in p.drop_lines]
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    return "\n".join(lines).rstrip()
+
+
+def _header(parsed: list[CellCode]) -> str:
+    future: list[str] = []
+    body: list[str] = []
+    for p in parsed:
+        if p.role == "imports":
+            body.append(_kept_code(p))
+        for stmt in p.hoisted:
+            (future if stmt.startswith("from __future__") else body).append(stmt)
+    return "\n".join(dict.fromkeys(s for s in [*future, *body] if s.strip()))
+
+
+def _imported_modules(parsed: list[CellCode]) -> tuple[str, ...]:
+    modules: dict[str, None] = {}
+    for p in parsed:
+        if p.tree is None or p.role not in ("step", *MODULE_ROLES):
+            continue
+        for node in tree_nodes(p.tree):
+            if isinstance(node, ast.Import):
+                modules.update((a.name.split(".")[0], None) for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                if node.module != "__future__":
+                    modules[node.module.split(".")[0]] = None
+    return tuple(modules)

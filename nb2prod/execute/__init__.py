@@ -1,0 +1,1 @@
+"""Execute: papermill runs of notebooks, kernels, parameters, and pipeline processes."""

@@ -1,0 +1,277 @@
+"""black for generated modules, paid as little as possible (profiling showed black is most of a build).
+
+Four savings, none changes a byte of the output (tests compare with plain ``black.format_str``):
+
+* Every module ends with the same ``main()`` template, which costs black two passes (it is not written
+  in black's style, and its text is part of each version's code hash, so it stays as it is). Its
+  layout depends only on the length of the module name, so it is formatted once per length, with a
+  placeholder name, remembered on disk, and spliced after the formatted rest of the module.
+* ``run()`` is nb2prod's own code around names and the parameters' literals, a third of the rest:
+  where its layout is certain (plain literals, lines that fit) it is written in black's layout
+  directly, and black reads only the module's head, with an f-string standing in for the version
+  inference the whole module would give.
+* black makes a second pass over anything its first pass changed. The user's cells are usually
+  black-clean already; what the first pass changed was nb2prod's own scaffolding (``repr``'s single
+  quotes in ``PARAMETERS`` and ``run()``, ``run()``'s one-line signature, two blank lines after the
+  imports). That scaffolding is handed to black in black's own layout, so one pass suffices.
+* A build formats its modules in worker processes, with the rest of each notebook's work
+  (:mod:`nb2prod.store._fork_pool`).
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import re
+from typing import Any
+
+_PLACEHOLDER = "Q"
+_LINE_LENGTH = 88  # black's default, which format_str(mode=black.Mode()) uses
+_KEY = r"'([A-Za-z_][A-Za-z0-9_]*)'"  # a quoted identifier: black always writes it "..."
+_PARAMETERS_START = re.compile(r"^PARAMETERS\b", re.M)
+_PARAMETERS = re.compile(r"^PARAMETERS = \{\n(?:    .*\n)*?\}$", re.M)
+_PARAMETER_ROW = re.compile(r"^    " + _KEY + ": ", re.M)
+_RUN_DEF = re.compile(r"^def run\((.*)\) -> dict\[str, object\]:$", re.M)
+_RETURN_DICT = re.compile(r"^    return \{(" + _KEY + r": \w+(?:, " + _KEY + r": \w+)*)\}$", re.M)
+
+
+def format_module(source: str, name: str, template: str) -> str:
+    """``black.format_str(source)``, where ``source`` ends with ``template`` formatted for ``name``."""
+    import black
+
+    tail = template.format(name=name).strip() + "\n"
+    mode = black.Mode()
+    if not (source.endswith(tail) and name.isascii()) or "fmt:" in source or "yapf:" in source:
+        return black.format_str(source, mode=mode)  # anything unusual: black sees the whole module
+    head = source[: -len(tail)].rstrip("\n") + "\n"
+    cut = head.rfind(_RUN_START)
+    run = _run_as_black_writes_it(head[cut + 3 :]) if cut >= 0 else None
+    if run is not None:
+        head = head[: cut + 1]
+    # black lays code out for the Python versions it infers from the module; the whole module has
+    # f-strings (in run() and main()), so the head alone is handed over with one as well
+    formatted = black.format_str(_preshape(head) + "\n\n" + _VERSIONS_MARK, mode=mode)
+    if not formatted.endswith("\n\n\n" + _VERSIONS_MARK):
+        return black.format_str(source, mode=mode)
+    formatted = formatted[: -len("\n\n" + _VERSIONS_MARK)]
+    return formatted + (f"\n\n{run}" if run else "") + "\n\n" + _formatted_template(template, name)
+
+
+_VERSIONS_MARK = 'f"{0}"\n'
+
+
+def _run_as_black_writes_it(text: str) -> str | None:
+    """nb2prod's ``run()`` in black's layout, or None when only black itself can say.
+
+    ``run()`` is nb2prod's own code around names (identifiers) and the parameters' literals (as
+    ``ast.unparse`` writes them): a third of what black would read. The layout black gives it is
+    written here directly; anything this cannot lay out with certainty (a literal beyond plain
+    numbers and strings in brackets, a line too long, a name beyond ASCII) returns None, and black
+    formats ``run()`` with the rest. Tests compare with ``black.format_str`` for every shape.
+    """
+    if not text.isascii() or "\\" in text:
+        return None
+    lines = text.rstrip("\n").split("\n")
+    if len(lines) < 8 or any(lines[i] != fixed for i, fixed in _RUN_FIXED_LINES.items()):
+        return None
+    if not (lines[5].startswith('            "known parameters: ') and lines[5].count('"') == 2):
+        return None
+    shaped = [_canonical_literals(line) for line in [lines[0], *lines[7:]]]
+    if any(line is None for line in shaped):
+        return None
+    signature = _run_signature_text(shaped[0])  # type: ignore[arg-type]
+    body = [*lines[1:7], *shaped[1:]]
+    if signature is None or any(len(line) > _LINE_LENGTH for line in body):  # type: ignore[arg-type]
+        return None
+    return "\n".join([signature, *body]) + "\n"  # type: ignore[list-item]
+
+
+_RUN_START = "\n\n\ndef run("
+_RUN_FIXED_LINES = {  # codegen._run_function's own lines, by their place in run()
+    1: '    """Run the steps in order; return the parity and metric values by variable name."""',
+    2: "    if unknown:",
+    3: "        raise TypeError(",
+    4: "            f\"run() got unknown parameter(s) {', '.join(sorted(unknown))}; \"",
+    6: "        )",
+}
+_LITERAL_TOKEN = re.compile(
+    r"""(?P<string>'[^'"]*'|"[^'"]*")"""  # a string without quotes or escapes inside
+    r"|(?P<number>(?<![\w.])-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:e-[0-9]+)?(?![\w.]))"
+    r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
+    r"|(?P<op>\*\*|->|[()\[\],:=*{}]|\s+|\.)"
+)
+
+
+def _canonical_literals(line: str) -> str | None:
+    """``line`` with its strings in double quotes, or None if it holds anything else to normalise."""
+    out, pos = [], 0
+    while pos < len(line):
+        m = _LITERAL_TOKEN.match(line, pos)
+        if m is None:
+            return None
+        token = m.group(0)
+        if m.group("string"):
+            token = '"' + token[1:-1] + '"'
+        elif m.group("op") and token.isspace() and token != " " and pos != 0:
+            return None  # only single spaces between tokens, as black writes them
+        out.append(token)
+        pos = m.end()
+    text = "".join(out)
+    if re.search(r",\s*[)\]}]", text) and not re.search(r"\(\w+,\)|\(\"[^\"]*\",\)", text):
+        return None  # a trailing comma black would treat as magic
+    return text
+
+
+def _run_signature_text(line: str) -> str | None:
+    """The ``def run(...)`` line in black's layout (see :func:`_run_signature`), or None."""
+    if _RUN_DEF.fullmatch(line) is None:
+        return None
+    shaped = _RUN_DEF.sub(_run_signature, line)
+    if shaped == line and len(line) > _LINE_LENGTH:
+        return None
+    if any(len(part) > _LINE_LENGTH for part in shaped.split("\n")):
+        return None
+    return shaped
+
+
+def _preshape(source: str) -> str:
+    """nb2prod's scaffolding as black writes it; a miss here costs time, never correctness.
+
+    Each rewritten piece must parse to the same syntax tree as before, or it is left as it was.
+    """
+    shaped = _one_line_after_imports(source)
+
+    def table(m: re.Match[str]) -> str:
+        return _same_tree(m.group(0), _PARAMETER_ROW.sub(r'    "\1": ', m.group(0)))
+
+    def return_dict(m: re.Match[str]) -> str:
+        line = "    return {" + re.sub(_KEY, r'"\1"', m.group(1)) + "}"
+        return _same_tree(m.group(0), line) if len(line) <= _LINE_LENGTH else m.group(0)
+
+    shaped = _PARAMETERS.sub(table, shaped)
+    shaped = _RUN_DEF.sub(_run_signature, shaped)
+    return _RETURN_DICT.sub(return_dict, shaped)
+
+
+def _same_tree(old: str, new: str) -> str:
+    """``new`` when it is the same code as ``old`` (an indented line is parsed as it stands)."""
+    try:
+        same = ast.dump(ast.parse(old.strip())) == ast.dump(ast.parse(new.strip()))
+    except SyntaxError:
+        same = False
+    return new if same else old
+
+
+def _one_line_after_imports(source: str) -> str:
+    """black keeps one blank line between the last import and ``PARAMETERS = ...``, not two.
+
+    Only the code above ``PARAMETERS`` (the imports and functions cells) is parsed to find out.
+    """
+    found = _PARAMETERS_START.search(source)
+    if found is None or not source.endswith("\n\n\n", 0, found.start()):
+        return source
+    above = source[: found.start() - 2]  # without the two blank lines
+    try:
+        body = ast.parse(above).body
+    except SyntaxError:
+        return source
+    if not body or not isinstance(body[-1], ast.Import | ast.ImportFrom):
+        return source
+    if body[-1].end_lineno != above.count("\n"):
+        return source  # something (a comment) stands between the import and PARAMETERS
+    return above + "\n" + source[found.start() :]
+
+
+def _run_signature(m: re.Match[str]) -> str:
+    """``def run(...)`` laid out like black: one line, the arguments on one line, or one per line."""
+    line = m.group(0)
+    if len(line) <= _LINE_LENGTH:
+        return line
+    try:
+        args = ast.parse(line + "\n    pass").body[0].args  # type: ignore[attr-defined]
+    except (SyntaxError, IndexError, AttributeError):
+        return line
+    inner = m.group(1)
+    parts = _split_arguments(inner, args)
+    if parts is None:
+        return line
+    if len("    " + inner) <= _LINE_LENGTH:
+        shaped = f"def run(\n    {inner}\n) -> dict[str, object]:"
+    else:
+        body = "".join(f"    {part},\n" for part in parts)
+        shaped = f"def run(\n{body}) -> dict[str, object]:"
+    try:  # the same signature, or the line as it was
+        same = ast.dump(ast.parse(shaped + "\n    pass").body[0].args) == ast.dump(args)
+    except SyntaxError:
+        same = False
+    return shaped if same else line
+
+
+def _split_arguments(inner: str, args: ast.arguments) -> list[str] | None:
+    """The comma-separated pieces of a signature, or None when they cannot be told apart safely."""
+    pieces, depth, start, quote = [], 0, 0, ""
+    for i, char in enumerate(inner):
+        if quote:
+            quote = "" if char == quote and inner[i - 1] != "\\" else quote
+        elif char in "'\"":
+            quote = char
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif char == "," and depth == 0:
+            pieces.append(inner[start:i].strip())
+            start = i + 1
+    pieces.append(inner[start:].strip())
+    expected = len(args.kwonlyargs) + len(args.args) + bool(args.kwarg) + bool(args.vararg)
+    expected += 1 if args.kwonlyargs and not args.vararg else 0  # the bare "*"
+    return pieces if len(pieces) == expected and all(pieces) else None
+
+
+def _formatted_template(template: str, name: str) -> str:
+    placeholder = _PLACEHOLDER * len(name)
+    text = _format_template(template, len(name))
+    return text.replace(f"generated.{placeholder}", f"generated.{name}")
+
+
+@functools.lru_cache(maxsize=64)
+def _format_template(template: str, length: int) -> str:
+    """nb2prod's own ``main()`` for a name of ``length``: black's layout of it is remembered on disk
+    (keyed by black's version and the template, never by a notebook's code), like an install-time
+    table: a build meets a dozen name lengths, each ~25 ms of black."""
+    import black
+
+    from nb2prod._cache import write_json
+
+    known = _stored_templates()
+    key = f"{black.__version__}:{_template_key(template, length)}"
+    source = template.format(name=_PLACEHOLDER * length).strip() + "\n"
+    if isinstance(known.get(key), str) and _same_tree(source, known[key]) == known[key]:
+        return known[key]  # (a damaged entry is not the same code: it is formatted again)
+    known[key] = black.format_str(source, mode=black.Mode())
+    write_json(_TEMPLATES_FILE, known)
+    return known[key]
+
+
+_TEMPLATES_FILE = "templates-v1.json"
+
+
+@functools.cache
+def _stored_templates() -> dict[str, Any]:
+    """The layouts on disk, read once a process (every name length looks them up)."""
+    from nb2prod._cache import read_json
+
+    known = read_json(_TEMPLATES_FILE)
+    return known if isinstance(known, dict) else {}
+
+
+def _template_key(template: str, length: int) -> str:
+    import hashlib
+
+    return f"{hashlib.sha256(template.encode()).hexdigest()[:16]}:{length}"
+
+
+def uncached_template_lengths(template: str, lengths: set[int]) -> set[int]:
+    """The name lengths whose ``main()`` layout is not on disk yet (read without importing black)."""
+    keys = {key.split(":", 1)[1] for key in _stored_templates()}
+    return {length for length in lengths if _template_key(template, length) not in keys}

@@ -1,0 +1,299 @@
+"""Plan -> ``pipeline.py`` source text, formatted by black's library API.
+
+The module reads like a careful engineer wrote it: the notebook's imports and functions, a
+``PARAMETERS`` table, one function per step (inputs as arguments, outputs returned), ``run()`` that calls
+them in order, and ``main()`` for ``python -m``. Generated code never imports nb2prod.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import tokenize
+
+from nb2prod import FORMAT_VERSION, __version__
+from nb2prod.analyse.plan import Parameter, Plan, Step
+from nb2prod.errors import AnalysisError
+
+_SIMPLE_TYPES = frozenset({"int", "float", "str", "bool", "list", "dict", "tuple"})
+_MUTABLE_TYPES = frozenset({"list", "dict", "set"})
+
+_MAIN = '''
+def main(argv: list[str] | None = None) -> None:
+    """Run from the shell: ``python -m generated.{name} -p NAME VALUE``; prints the results."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m generated.{name}", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+        help="override a parameter (repeatable); known: " + ", ".join(PARAMETERS),
+    )
+    args = parser.parse_args(argv)
+    params = {{}}
+    for name, text in args.parameter:
+        if name not in PARAMETERS:
+            parser.error(f"unknown parameter {{name!r}}; known: {{', '.join(PARAMETERS)}}")
+        try:
+            params[name] = _parse_value(text, PARAMETERS[name])
+        except ValueError as err:
+            parser.error(f"parameter {{name!r}}: {{err}}")
+    for name, value in run(**params).items():
+        print(f"{{name}} = {{value!r}}")
+
+
+def _parse_value(text: str, default: object) -> object:
+    """Type a command-line string like the parameter's default."""
+    import ast
+
+    if isinstance(default, bool):
+        if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise ValueError(f"expected true or false, got {{text!r}}")
+        return text.lower() in ("true", "1", "yes")
+    if isinstance(default, int | float):
+        return type(default)(text)
+    if isinstance(default, str):
+        return text
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+
+def generate_source(plan: Plan) -> str:
+    """The module's code without its stamp, before black; its hash decides whether a build is new.
+
+    Hashing before black keeps ``nb2prod build --check`` from importing black at all.
+    """
+    parts = []
+    if plan.header:
+        parts.append(plan.header)
+    if plan.functions:
+        parts.append(plan.functions)
+    parts.append(_parameters_table(plan.parameters))
+    parts.extend(_step_function(plan, step) for step in plan.steps)
+    _check_compiles("\n\n\n".join(parts) + "\n", plan)  # run() and main() are nb2prod's own
+    parts.append(_run_function(plan))
+    parts.append(_MAIN.format(name=plan.name).strip())
+    source = "\n\n\n".join(parts) + "\n"
+    _check_module_level_order(plan)
+    return source
+
+
+def _check_module_level_order(plan: Plan) -> None:
+    """The notebook's module-level code (imports, then functions cells) runs at import: a name it
+    uses right away must be bound by a statement above it, or importing the module fails."""
+    import ast
+    import builtins
+
+    from nb2prod.analyse.names import statement_events
+
+    # a parameter or step variable named like a builtin (``print = 3``) is not the builtin here:
+    # module-level code runs at import, before run() has parameters or has run a step
+    notebook_names = {p.name for p in plan.parameters} | {o for s in plan.steps for o in s.outputs}
+    bound = set(dir(builtins)) - notebook_names
+    bound |= {"__name__", "__doc__", "__file__", "__spec__", "__builtins__"}
+    try:
+        tree = ast.parse(f"{plan.header}\n{plan.functions}")
+    except SyntaxError:
+        return  # _check_compiles names it
+    for stmt in tree.body:
+        for event in statement_events(stmt):
+            if event.kind == "read" and not event.deferred and event.name not in bound:
+                if "*" in bound:
+                    return  # a star import may bind anything
+                cell = _cell_holding(plan, ast.get_source_segment(f"{plan.header}\n{plan.functions}", stmt))
+                raise AnalysisError(
+                    f"module-level code uses {event.name!r} before anything above it defines it "
+                    "(importing the generated module would raise NameError).",
+                    path=plan.notebook.display_path,
+                    cell=cell,
+                    hint=f"define {event.name!r} in an earlier 'imports' or 'functions' cell, or "
+                    "move this code into a step.",
+                )
+            if event.kind in ("write", "keep"):
+                bound.add(event.name)
+
+
+def _cell_holding(plan: Plan, code: str | None) -> int | None:
+    first = (code or "").strip().splitlines()[0] if (code or "").strip() else None
+    return next((c.index for c in plan.notebook.cells if first and first in c.source), None)
+
+
+def _check_compiles(source: str, plan: Plan) -> None:
+    """The last guard before anything is written: the module compiles, or the cell is named.
+
+    Analysis rejects what it can name precisely; this catches what only becomes invalid inside the
+    step function a cell turns into (``global x`` for an input ``x``, ``import *`` in a block).
+    """
+    try:
+        compile(source, "pipeline.py", "exec", dont_inherit=True)
+    except SyntaxError as err:
+        lines = source.splitlines()[: err.lineno or 0]
+        cell = next(
+            (int(t.strip()[7:]) for t in reversed(lines) if t.strip().startswith("# cell ")
+             and t.strip()[7:].isdigit()),
+            None,
+        )
+        raise AnalysisError(
+            f"the code generated from this notebook does not compile: {err.msg} (pipeline.py "
+            f"line {err.lineno}).",
+            path=plan.notebook.display_path,
+            cell=cell,
+            hint="each step becomes a function: 'global', 'nonlocal' and 'import *' inside a "
+            "block do not work there; move such code into a 'functions' cell, or tag it 'skip'.",
+        ) from None
+
+
+def stamp(plan: Plan, version: str) -> str:
+    """The docstring that says which nb2prod, which format and which source wrote the module."""
+    nb = plan.notebook
+    return (
+        f'"""Pipeline {plan.name!r} {version}, generated by nb2prod {__version__} '
+        f"(format {FORMAT_VERSION}) from {docstring_text(nb.display_path)}.\n\n"
+        f"Source sha256: {nb.sha256}\n"
+        "Do not edit by hand: change the notebook and run `nb2prod build`.\n"
+        '"""\n\n'
+    )
+
+
+def stamped(plan: Plan, version: str, body: str) -> str:
+    """The module as written: the stamp, then ``body`` (black's output for the code).
+
+    black separates a module docstring from what follows by one blank line, except before some
+    definitions (``def``, ``class``, a comment above one...), where it wants two. A body that starts
+    with nb2prod's ``PARAMETERS`` or an import (every example) needs nothing more; anything else
+    (an imports cell that opens with a def) goes through black once more, whole.
+    """
+    text = stamp(plan, version) + body
+    if body.startswith(("import ", "from ", "PARAMETERS")):
+        return text
+    import black
+
+    return black.format_str(text, mode=black.Mode())
+
+
+def docstring_text(text: str) -> str:
+    """``text`` safe inside a triple-quoted docstring: a file name is data, never code.
+
+    Backslashes, quotes and control characters are escaped, so a notebook whose name holds three
+    double quotes, or a backslash before ``N``, cannot end the docstring or break it.
+    """
+    out = []
+    for char in text:
+        if char in '\\"':
+            out.append("\\" + char)
+        elif not char.isprintable():
+            out.append(char.encode("unicode_escape").decode("ascii"))
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def format_code(source: str, plan: Plan) -> str:
+    import black
+
+    from nb2prod.generate._format import format_module
+
+    try:
+        return format_module(source, plan.name, _MAIN)
+    except black.InvalidInput as err:  # the cells parsed, so this is nb2prod's bug, said plainly
+        raise AnalysisError(
+            f"black cannot format the generated code ({err}).",
+            path=plan.notebook.display_path,
+            hint="please report this notebook to nb2prod's issue tracker.",
+        ) from None
+
+
+def warm_formatter(name_lengths: set[int], *, only_uncached: bool = False) -> None:
+    """Format the ``main()`` template for each module-name length now (processes forked afterwards
+    inherit the layouts); with ``only_uncached``, only where the disk does not know it yet."""
+    from nb2prod.generate._format import _format_template, uncached_template_lengths
+
+    if only_uncached:
+        name_lengths = uncached_template_lengths(_MAIN, name_lengths)
+    for length in name_lengths:
+        _format_template(_MAIN, length)
+
+
+def _parameters_table(parameters: tuple[Parameter, ...]) -> str:
+    rows = "".join(f"    {p.name!r}: {p.literal},\n" for p in parameters)
+    return f"PARAMETERS = {{\n{rows}}}" if rows else "PARAMETERS: dict[str, object] = {}"
+
+
+def _step_function(plan: Plan, step: Step) -> str:
+    cells = ", ".join(map(str, step.cells))
+    noun = "cells" if len(step.cells) > 1 else "cell"
+    doc = f'"""Step {step.name!r}: notebook {noun} {cells}."""'
+    body = [doc, step.code] if step.code.strip() else [doc]
+    if step.outputs:
+        body.append(f"return {', '.join(step.outputs)}")
+    return f"def {step.function}({', '.join(step.inputs)}):\n" + "\n".join(indent(b) for b in body)
+
+
+def _run_function(plan: Plan) -> str:
+    signature = ["*"] + [_argument(p) for p in plan.parameters] + ["**unknown"]
+    if not plan.parameters:
+        signature = ["**unknown"]
+    lines = [
+        '"""Run the steps in order; return the parity and metric values by variable name."""',
+        "if unknown:",
+        "    raise TypeError(",
+        '        f"run() got unknown parameter(s) {\', \'.join(sorted(unknown))}; "',
+        f'        "known parameters: {", ".join(p.name for p in plan.parameters) or "none"}"',
+        "    )",
+    ]
+    for p in plan.parameters:
+        if p.type_name in _MUTABLE_TYPES:
+            lines.append(f"{p.name} = {p.literal} if {p.name} is None else {p.name}")
+    for step in plan.steps:
+        call = f"{step.function}({', '.join(step.inputs)})"
+        if step.outputs:
+            lines.append(f"{', '.join(step.outputs)} = {call}")
+        else:
+            lines.append(call)
+    results = ", ".join(f"{t.name!r}: {t.name}" for t in plan.targets)
+    lines.append(f"return {{{results}}}")
+    return f"def run({', '.join(signature)}) -> dict[str, object]:\n" + "\n".join(
+        indent(line) for line in lines
+    )
+
+
+def _argument(p: Parameter) -> str:
+    if p.type_name in _MUTABLE_TYPES:
+        return f"{p.name}: {p.type_name} | None = None"
+    if p.type_name in _SIMPLE_TYPES:
+        return f"{p.name}: {p.type_name} = {p.literal}"
+    return f"{p.name}={p.literal}"
+
+
+def indent(code: str, prefix: str = "    ") -> str:
+    """Indent code one level without touching the inside of multi-line strings."""
+    protected = _string_continuation_lines(code)
+    return "\n".join(
+        prefix + line if line.strip() and i not in protected else line
+        for i, line in enumerate(code.splitlines(), 1)
+    )
+
+
+_MAY_SPAN_LINES = re.compile(r"\"\"\"|'''|\\\n|\b[rRbB]?[fF][rR]?['\"]")
+
+
+def _string_continuation_lines(code: str) -> set[int]:
+    if not _MAY_SPAN_LINES.search(code):
+        return set()  # only triple quotes, a backslash-newline or (3.12) an f-string span lines
+    string_types = {tokenize.STRING, getattr(tokenize, "FSTRING_MIDDLE", tokenize.STRING)}
+    lines: set[int] = set()
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(code).readline):
+            if tok.type in string_types and tok.end[0] > tok.start[0]:
+                lines.update(range(tok.start[0] + 1, tok.end[0] + 1))
+    except (tokenize.TokenError, SyntaxError):
+        pass  # code was parsed by ast already; a tokenizer quirk must not stop the build
+    return lines

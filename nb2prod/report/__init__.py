@@ -1,0 +1,1 @@
+"""Report: what a build or a parity run found, for people (console, HTML) and for CI (JUnit XML, Markdown)."""

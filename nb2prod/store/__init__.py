@@ -1,0 +1,1 @@
+"""Store: versions of generated code on disk (build, publish, history, verify, diff)."""

@@ -1,0 +1,214 @@
+"""Static randomness hints: which exported calls draw unseeded, read from real signatures and docs."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nb2prod.analyse.planner import analyse
+from nb2prod.analyse.randomness import RandomnessHint, randomness_hints
+from nb2prod.read.notebook import load_notebook
+from tests.conftest import FIXTURES, NOTEBOOKS, ROOT
+from tests.nbfactory import write_notebook
+
+IMPORTS = (
+    "import random\nimport numpy as np\nimport pandas as pd\n"
+    "from sklearn.ensemble import RandomForestClassifier\n"
+    "from sklearn.linear_model import Ridge\nfrom sklearn.svm import SVC\n"
+    "from sklearn.model_selection import KFold, StratifiedGroupKFold, train_test_split\n"
+    "from sklearn.datasets import make_blobs",
+    ["imports"],
+)
+
+
+def hints_for(tmp_path: Path, *cells: object) -> list[RandomnessHint]:
+    path = write_notebook(tmp_path, [IMPORTS, *cells])  # type: ignore[list-item]
+    return randomness_hints(analyse(load_notebook(path, root=tmp_path)))
+
+
+def where(hints: list[RandomnessHint]) -> list[tuple[int, int, str]]:
+    return [(h.cell, h.line, h.call) for h in hints]
+
+
+def test_unseeded_forest_names_cell_line_and_the_fix(tmp_path):
+    hints = hints_for(
+        tmp_path,
+        ("X, y = make_blobs(n_samples=40, random_state=1)", ["step:load"]),
+        ("n = 3\nmodel = RandomForestClassifier(n_estimators=n)\nmodel.fit(X, y)", ["step:train"]),
+    )
+    assert where(hints) == [(2, 2, "RandomForestClassifier(n_estimators=n)")]
+    (hint,) = hints
+    assert hint.location == "nb.ipynb, cell 2, line 2"
+    assert "takes random_state (default None) and the call passes none" in hint.what
+    assert hint.fix.startswith("pass random_state=0")
+    assert hint.seed_fixes
+    assert pickle.loads(pickle.dumps(hint)) == hint  # crosses process boundaries with the case
+
+
+def test_the_fix_names_the_notebooks_seed_parameter(tmp_path):
+    hints = hints_for(
+        tmp_path,
+        ("seed = 7", ["parameters"]),
+        ("X, y = make_blobs(n_samples=40)", ["step:load"]),
+    )
+    assert [h.fix.split(",")[0] for h in hints] == ["pass random_state=seed"]
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "RandomForestClassifier(random_state=0)",
+        "RandomForestClassifier(**options)",  # may carry it
+        "StratifiedGroupKFold(5, True, 0)",  # random_state given positionally
+        "Ridge(alpha=1.0)",  # its docs: "Used when solver == 'sag' or 'saga'"
+        "KFold(5)",  # "When shuffle is True", and shuffle defaults to False
+        "SVC(C=1.0, probability=False)",  # "Ignored when probability is False"
+        "np.random.default_rng(3).normal(size=2)",
+        "df.sample(frac=0.5, random_state=1)",
+        "np.random.seed(1)\nnp.random.rand(2)",
+        "random.seed(1)\nrandom.shuffle(items)",
+        "rng = random.Random(1)\nrng.sample(items, 1)",  # not a DataFrame's .sample
+    ],
+)
+def test_seeded_or_unused_randomness_gives_no_hint(tmp_path, code):
+    setup = "options = {}\nitems = [1, 2]\ndf = pd.DataFrame({'a': [1, 2]})"
+    assert hints_for(tmp_path, (f"{setup}\n{code}", ["step:a"])) == []
+
+
+@pytest.mark.parametrize(
+    ("code", "call", "seed_fixes"),
+    [
+        ("Ridge(solver='sag')", "Ridge(solver='sag')", True),
+        ("KFold(5, shuffle=True)", "KFold(5, shuffle=True)", True),
+        ("StratifiedGroupKFold(5, True)", "StratifiedGroupKFold(5, True)", True),
+        ("SVC(probability=True)", "SVC(probability=True)", True),
+        ("train_test_split([1, 2, 3, 4], random_state=None)", "train_test_split([1, 2, 3, 4], random_state=None)", True),
+        ("np.random.shuffle(items)", "np.random.shuffle(items)", True),
+        ("random.choice(items)", "random.choice(items)", True),
+        ("df.sample(frac=0.5)", "df.sample(frac=0.5)", True),
+        ("rng = np.random.default_rng()", "np.random.default_rng()", False),
+        ("rng = random.Random()", "random.Random()", False),
+    ],
+)
+def test_unseeded_draws_are_hinted(tmp_path, code, call, seed_fixes):
+    setup = "items = [1, 2]\ndf = pd.DataFrame({'a': [1, 2]})"
+    hints = hints_for(tmp_path, (f"{setup}\n{code}", ["step:a"]))
+    assert [(h.line, h.call, h.seed_fixes) for h in hints] == [(3, call, seed_fixes)]
+
+
+def test_names_resolve_through_aliases_and_from_imports(tmp_path):
+    path = write_notebook(
+        tmp_path,
+        [
+            ("import numpy.random as npr\nfrom random import shuffle as mix\n"
+             "import sklearn.ensemble as ens", ["imports"]),
+            ("items = [1, 2]\nmix(items)\nx = npr.rand(3)\nm = ens.ExtraTreesClassifier()", ["step:a"]),
+        ],
+    )
+    hints = randomness_hints(analyse(load_notebook(path, root=tmp_path)))
+    assert where(hints) == [
+        (1, 2, "mix(items)"), (1, 3, "npr.rand(3)"), (1, 4, "ens.ExtraTreesClassifier()"),
+    ]
+
+
+def test_a_skipped_cell_drawing_first_is_what_seed_cannot_fix(tmp_path):
+    hints = hints_for(
+        tmp_path,
+        ("x = np.arange(4)", ["step:a"]),
+        ("np.random.shuffle(x)\nprint(x)", ["skip"]),
+        ("model = RandomForestClassifier()", ["step:b"]),
+    )
+    order = [h for h in hints if not h.seed_fixes]
+    assert where(order) == [(2, 1, "np.random.shuffle(x)")]
+    assert "cell 2 is not exported but draws from numpy.random's global stream" in order[0].what
+    assert "before exported cell 3 does" in order[0].what and "even with --seed" in order[0].what
+    assert where([h for h in hints if h.seed_fixes]) == [(3, 1, "RandomForestClassifier()")]
+
+
+def test_an_exported_seed_between_resets_the_stream(tmp_path):
+    hints = hints_for(
+        tmp_path,
+        ("x = np.arange(4)", ["step:a"]),
+        ("np.random.shuffle(x)", ["skip"]),
+        ("np.random.seed(0)\nmodel = RandomForestClassifier()", ["step:b"]),
+    )
+    assert hints == []
+
+
+def test_a_seed_only_the_notebook_runs_is_named(tmp_path):
+    hints = hints_for(
+        tmp_path,
+        ("np.random.seed(0)", ["skip"]),
+        ("noise = np.random.normal(size=3)", ["step:a"]),
+    )
+    assert where(hints) == [(2, 1, "np.random.normal(size=3)")]
+    assert "relies on the `np.random.seed(0)` of cell 1, which is not exported" in hints[0].what
+    assert not hints[0].seed_fixes
+
+
+def test_calls_inside_functions_cells_are_checked(tmp_path):
+    hints = hints_for(
+        tmp_path,
+        ("def make(n):\n    return RandomForestClassifier(n_estimators=n)", ["functions"]),
+        ("model = make(5)", ["step:a"]),
+    )
+    assert where(hints) == [(1, 2, "RandomForestClassifier(n_estimators=n)")]
+
+
+def test_the_example_notebooks_are_seeded():
+    for path in sorted(NOTEBOOKS.iterdir()):
+        if path.suffix in (".ipynb", ".py"):
+            assert randomness_hints(analyse(load_notebook(path, root=ROOT))) == [], path
+
+
+def test_the_unseeded_fixture_points_at_its_split_and_forest():
+    path = FIXTURES / "notebooks" / "unseeded" / "forest.ipynb"
+    hints = randomness_hints(analyse(load_notebook(path, root=ROOT)))
+    assert [(h.cell, h.line, h.call.split("(")[0]) for h in hints] == [
+        (4, 1, "train_test_split"), (5, 1, "RandomForestClassifier"),
+    ]
+
+
+def test_no_module_is_imported_without_a_call_to_one_of_its_names(tmp_path):
+    path = write_notebook(
+        tmp_path,
+        [
+            ("import sklearn.ensemble as ens\nimport matplotlib.pyplot as plt", ["imports"]),
+            ("x = [3, 1, 2]\ny = sorted(x)", ["step:a"]),
+            ("plt.plot(y)", ["skip"]),  # a skipped plot never makes the build import matplotlib
+        ],
+    )
+    code = (
+        "import sys\nfrom pathlib import Path\nfrom nb2prod.analyse.planner import analyse\n"
+        "from nb2prod.read.notebook import load_notebook\nfrom nb2prod.analyse.randomness import randomness_hints\n"
+        f"print(randomness_hints(analyse(load_notebook(Path({str(path)!r})))))\n"
+        "print(sorted({'sklearn', 'matplotlib', 'numpy'} & set(sys.modules)))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ)
+    assert done.stdout.split() == ["[]", "[]"], done.stderr
+
+
+def test_a_second_build_answers_from_the_disk_cache_without_importing(tmp_path):
+    path = write_notebook(
+        tmp_path,
+        [
+            ("from sklearn.ensemble import RandomForestClassifier", ["imports"]),
+            ("model = RandomForestClassifier(n_estimators=3)", ["step:a"]),
+        ],
+    )
+    code = (
+        "import sys\nfrom pathlib import Path\nfrom nb2prod.analyse.planner import analyse\n"
+        "from nb2prod.read.notebook import load_notebook\nfrom nb2prod.analyse.randomness import randomness_hints\n"
+        f"hints = randomness_hints(analyse(load_notebook(Path({str(path)!r}))))\n"
+        "print([(h.cell, h.line) for h in hints], 'sklearn' in sys.modules)"
+    )
+    env = {**os.environ, "NB2PROD_CACHE_DIR": str(tmp_path / "cache")}
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+            for _ in range(2)]
+    assert [r.stdout.strip() for r in runs] == ["[(1, 1)] True", "[(1, 1)] False"], runs[1].stderr
+    assert (tmp_path / "cache" / "random-state-v1.json").is_file()

@@ -1,0 +1,185 @@
+"""nb2prod's cheaper black (``nb2prod.generate._format``) must write exactly what plain ``black.format_str`` writes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import black
+import pytest
+
+from nb2prod.generate._format import format_module
+from nb2prod.generate.codegen import _MAIN, stamp
+from nb2prod.store.build import Prepared, prepare
+from tests.conftest import NOTEBOOKS
+from tests.nbfactory import write_notebook
+
+
+def _black(source: str) -> str:
+    return black.format_str(source, mode=black.Mode())
+
+
+def _prepared(folder: Path) -> list[Prepared]:
+    items = prepare([folder], folder / "never-written")
+    assert all(isinstance(i, Prepared) for i in items)
+    return items  # type: ignore[return-value]
+
+
+def test_examples_format_exactly_like_black() -> None:
+    items = prepare([NOTEBOOKS], NOTEBOOKS.parent / "does-not-exist")
+    assert len(items) >= 3
+    for item in items:
+        assert isinstance(item, Prepared)
+        assert format_module(item.source, item.plan.name, _MAIN) == _black(item.source)
+
+
+PARAMETER_CELLS = [
+    "a = 1",  # short signature: stays on one line
+    "alpha = 1.0\nbeta = 'x'\ngamma = [1, 2]",  # mutable default, quoted string default
+    "n_estimators = 100\nmax_depth = 4\nlearning_rate = 0.1\nsubsample = 0.8",  # 3-line signature
+    # one argument per line, defaults holding commas, quotes and brackets
+    "a_long_parameter_name = 'it\\'s, \"quoted\"'\nanother_long_name = {'k': (1, 2), 'v': [3, 4]}\n"
+    "third_parameter_with_a_long_name = 123456789\nfourth = None\nfifth = True",
+    # a default too long for its own line
+    "values = [" + ", ".join(str(i) for i in range(40)) + "]\nscale = 2.5",
+]
+
+
+@pytest.mark.parametrize("params", PARAMETER_CELLS)
+@pytest.mark.parametrize("name", ["m", "model_with_a_rather_long_module_name_for_wrapping"])
+def test_generated_modules_format_exactly_like_black(tmp_path: Path, params: str, name: str) -> None:
+    cells = [
+        ("import numpy as np\nimport os, sys", ["imports"]),
+        (params, ["parameters"]),
+        ("data = np.arange(10)\nresult = {'a': 1, \"b\": data.sum()}", ["step:load"]),
+        ("out = float(result['b'])  # trailing comment", ["step:score", "parity:out", "metric:result"]),
+    ]
+    write_notebook(tmp_path, cells, name=f"{name}.ipynb")
+    (item,) = _prepared(tmp_path)
+    assert format_module(item.source, item.plan.name, _MAIN) == _black(item.source)
+
+
+def test_fmt_off_and_unusual_sources_fall_back_to_whole_module_black(tmp_path: Path) -> None:
+    cells = [
+        ("import numpy as np\n# fmt: off\nGRID = [1,2,\n   3]", ["functions"]),
+        ("x = np.ones(3)", ["step:a", "parity:x"]),
+    ]
+    write_notebook(tmp_path, cells, name="fmt.ipynb")
+    (item,) = _prepared(tmp_path)
+    assert format_module(item.source, item.plan.name, _MAIN) == _black(item.source)
+    assert format_module("x = ( 1 )\n", "x", _MAIN) == "x = 1\n"  # no template at the end
+
+
+def test_a_build_in_worker_processes_writes_what_black_writes(tmp_path: Path) -> None:
+    from nb2prod.store.build import build
+
+    for k in range(8):  # enough notebooks for the build to fork workers
+        cells = [(f"k = {k}", ["parameters"]), (f"y{k} = [k] * {k + 1}", ["step:s", f"parity:y{k}"])]
+        write_notebook(tmp_path, cells, name=f"nb_{'x' * k}{k}.ipynb")
+    items = prepare([tmp_path], tmp_path / "gen", root=tmp_path)
+    report = build([tmp_path], tmp_path / "gen", root=tmp_path)
+    assert [r.status for r in report.rows] == ["new"] * 8
+    for item in items:
+        assert isinstance(item, Prepared)
+        written = (tmp_path / "gen" / item.plan.name / "v1" / "pipeline.py").read_text()
+        assert written == stamp(item.plan, "v1") + _black(item.source)
+
+
+def test_black_errors_name_the_notebook() -> None:
+    from nb2prod.errors import AnalysisError
+    from nb2prod.generate.codegen import format_code
+
+    (item,) = [i for i in prepare([NOTEBOOKS], NOTEBOOKS.parent / "none") if i.plan.name == "iris_kale"]
+    with pytest.raises(AnalysisError, match="black cannot format") as raised:
+        format_code("x = (\n", item.plan)
+    assert raised.value.path == item.plan.notebook.display_path
+
+
+LITERALS = [
+    "1", "-3", "0.5", "1e-07", "1e+20", "'x'", '"double"', "'it, has: commas'", "None", "True",
+    "(1, 2)", "(1,)", "('a',)", "('a', 'b')", "()", "[1, 'a']", "{'k': (1, 2)}", "{1, 2}", "[]",
+    "'say \"hi\"'", "-1.5", "b'raw'", "1j", "'tab\\tbed'", "'données'",
+]
+
+
+# Code that, alone, black would allow for Python 3.3: how it lays this out depends on the versions it
+# infers from the whole module (nb2prod's own run() and main() use f-strings: 3.6+).
+FEATURES = (
+    "def a_function_with_a_long_name(first_argument_name, second_argument_name, third_argument_name,"
+    " *more_arguments,"
+    " **keyword_arguments):\n    return first_argument_name"
+)
+
+
+def _shapes() -> list[tuple[str, list[tuple[str, list[str]]]]]:
+    """Notebooks whose run() takes every layout: few or many parameters, short or long names,
+    every kind of literal, step calls and a return dict that fit on a line or not."""
+    shapes = []
+    for n_params in (0, 1, 2, 3, 5, 9, 14, 25):
+        for width in (1, 9, 30):
+            params = "\n".join(
+                f"{'p' * width}{i} = {LITERALS[(i + width) % len(LITERALS)]}" for i in range(n_params)
+            )
+            outs = [f"{'o' * width}{k}" for k in range(max(1, n_params // 3))]
+            cells: list[tuple[str, list[str]]] = [("import math", ["imports"]), (FEATURES, ["functions"])]
+            if params:
+                cells.append((params, ["parameters"]))
+            cells.append(("\n".join(f"{o} = math.pi * {k}" for k, o in enumerate(outs)), ["step:make"]))
+            cells.append((f"total = {' + '.join(outs)}", ["step:sum", "parity:total", f"metric:{outs[0]}"]))
+            shapes.append((f"m{n_params}_{width}", cells))
+    return shapes
+
+
+def test_run_laid_out_without_black_is_exactly_what_black_writes(tmp_path: Path) -> None:
+    from nb2prod.generate._format import _RUN_START, _run_as_black_writes_it
+
+    laid_out = 0
+    for name, cells in _shapes():
+        write_notebook(tmp_path, cells, name=f"{name}.ipynb")
+    for item in _prepared(tmp_path):
+        assert format_module(item.source, item.plan.name, _MAIN) == _black(item.source), item.plan.name
+        head = item.source[: item.source.rfind("\ndef main(")]
+        laid_out += _run_as_black_writes_it(head[head.rfind(_RUN_START) + 3 :]) is not None
+    assert laid_out >= 8  # the shortcut is really taken (the odd literals above take the fallback)
+
+
+def test_the_examples_run_is_laid_out_without_black() -> None:
+    from nb2prod.generate._format import _RUN_START, _run_as_black_writes_it
+
+    for item in prepare([NOTEBOOKS], NOTEBOOKS.parent / "does-not-exist"):
+        head = item.source[: item.source.rfind("\ndef main(")]
+        assert _run_as_black_writes_it(head[head.rfind(_RUN_START) + 3 :]) is not None
+
+
+def test_black_makes_one_pass_over_the_examples() -> None:
+    """black re-formats anything its first pass changed: the head handed to it is already in its
+    layout, so each example costs one pass (the saving is what ``_preshape`` is for)."""
+    from black import _format_str_once
+
+    from nb2prod.generate._format import _RUN_START, _preshape
+
+    for item in prepare([NOTEBOOKS], NOTEBOOKS.parent / "does-not-exist"):
+        head = item.source[: item.source.rfind(_RUN_START) + 1]
+        shaped = _preshape(head)
+        assert _format_str_once(shaped, mode=black.Mode()) == shaped, item.plan.name
+
+
+def test_main_layouts_are_remembered_on_disk_and_a_damaged_one_is_redone(tmp_path, monkeypatch):
+    import json
+
+    from nb2prod.generate import _format
+
+    monkeypatch.setenv("NB2PROD_CACHE_DIR", str(tmp_path))
+    _format._format_template.cache_clear()
+    _format._stored_templates.cache_clear()
+    assert _format.uncached_template_lengths(_MAIN, {5, 9}) == {5, 9}
+    fresh = _format._format_template(_MAIN, 5)
+    assert fresh == _black(_MAIN.format(name="Q" * 5).strip() + "\n")
+    assert _format.uncached_template_lengths(_MAIN, {5, 9}) == {9}
+    stored = tmp_path / _format._TEMPLATES_FILE
+    damaged = {key: text.replace("argparse", "evil") for key, text in json.loads(stored.read_text()).items()}
+    stored.write_text(json.dumps(damaged))
+    _format._format_template.cache_clear()
+    _format._stored_templates.cache_clear()  # as a new process would: it reads the damaged file
+    assert _format._format_template(_MAIN, 5) == fresh  # not the damaged text: formatted again
+    _format._format_template.cache_clear()
+    _format._stored_templates.cache_clear()
