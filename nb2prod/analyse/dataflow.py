@@ -4,6 +4,12 @@ A step's inputs are the names it reads whose latest *exported* definition is ano
 parameters cell; a step's outputs are the names later steps or targets take from it. Steps run in
 notebook order unless data, ``after:`` tags or in-place changes demand otherwise; a cycle among those
 is an error that names the steps and why each needs the next.
+
+Three things besides names carry data between cells. A file a step writes and a later step reads
+makes the reader run after the writer. A notebook function that declares ``global x`` reads and
+changes ``x`` wherever it is called (it becomes a closure over the calling step's ``x``; see
+:mod:`nb2prod.analyse.planner`). An import that only a skipped or unexported cell makes, and that
+exported code needs, is borrowed into the module header (with a line in the build's listing).
 """
 
 from __future__ import annotations
@@ -14,7 +20,8 @@ import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from nb2prod.analyse.names import BUILTINS, printed_names, statement_events
+from nb2prod.analyse.lineage import PathResolver
+from nb2prod.analyse.names import BUILTINS, global_effects, printed_names, statement_events
 from nb2prod.analyse.plan import Target
 from nb2prod.errors import AnalysisError, TagError
 from nb2prod.read.notebook import Cell, SourceNotebook
@@ -36,6 +43,12 @@ class CellCode:
     kept: list[ast.stmt] = field(default_factory=list)  # statements that stay in place
     hoisted: list[str] = field(default_factory=list)  # import statements moved to the header
     drop_lines: set[int] = field(default_factory=set)
+    hoist_candidates: list[ast.stmt] = field(default_factory=list)  # a step's top-level imports
+    hoisted_ids: set[int] = field(default_factory=set)  # id() of the statements in `hoisted`
+    writes_file: str | None = None  # `%%writefile PATH`: the file the cell writes
+
+    def is_hoisted(self, stmt: ast.stmt) -> bool:
+        return id(stmt) in self.hoisted_ids
 
 
 @dataclass
@@ -48,7 +61,13 @@ class Writer:
 class DataFlow:
     """Replays every cell's name events in notebook order and records who feeds whom."""
 
-    def __init__(self, nb: SourceNotebook, parsed: list[CellCode]) -> None:
+    def __init__(
+        self,
+        nb: SourceNotebook,
+        parsed: list[CellCode],
+        parameters: dict[str, object] | None = None,
+        written_modules: frozenset[str] = frozenset(),
+    ) -> None:
         self.nb = nb
         self.parsed = parsed
         self.writer: dict[str, Writer] = {}  # latest exported definition of each name
@@ -69,10 +88,18 @@ class DataFlow:
         self.free_reads: dict[str, dict[str, tuple[int, int, str]]] = {}
         self.warnings: list[str] = []
         self.module_names: set[str] = set()
+        self.paths = PathResolver(parameters)
+        self.file_writer: dict[str, str] = {}  # file -> the latest step that writes it
+        self.file_readers: dict[str, set[str]] = {}  # file -> steps that read its current content
+        self.written_modules = written_modules  # local modules some cell writes: never borrowed
+        self.hidden_imports: dict[str, tuple[int, str, ast.stmt]] = {}  # name -> (cell, source, stmt)
+        self.borrowed: dict[int, dict[str, None]] = {}  # cell -> import statements it lends the header
+        self.global_functions: dict[str, tuple[CellCode, ast.FunctionDef | ast.AsyncFunctionDef]] = {}
+        self.effects: dict[str, tuple[tuple[str, bool], ...]] = {}
+        self.relocated: dict[str, dict[str, None]] = {}  # step -> functions-cell functions it hosts
         for p in parsed:
             for stmt in p.kept:
-                hoisted = p.role == "step" and isinstance(stmt, ast.Import | ast.ImportFrom)
-                if p.role in MODULE_ROLES or hoisted:
+                if p.role in MODULE_ROLES or p.is_hoisted(stmt):
                     self.module_names.update(
                         e.name for e in statement_events(stmt) if e.kind == "write"
                     )
@@ -84,6 +111,13 @@ class DataFlow:
                 path=nb.display_path,
                 hint="rename it in the notebook.",
             )
+        for p in parsed:
+            for stmt in p.kept if p.role in ("step", "functions") else []:
+                if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+                    effects = tuple((n, r) for n, r in global_effects(stmt) if n not in self.module_names)
+                    if effects:
+                        self.effects[stmt.name] = effects
+                        self.global_functions[stmt.name] = (p, stmt)
 
     def replay(self) -> None:
         for p in self.parsed:
@@ -92,11 +126,100 @@ class DataFlow:
                 self.cells.setdefault(p.step, []).append(p.cell.index)
                 for name in p.cell.tags.after:
                     self.after.setdefault(p.step, {})[name] = p.cell.index
-            for stmt in p.kept if p.tree is not None else []:
-                hoisted = p.role == "step" and isinstance(stmt, ast.Import | ast.ImportFrom)
-                for event in statement_events(stmt):
+            hidden = p.role in ("skip", "unexported", "metrics")
+            for stmt in (p.tree.body if hidden else p.kept) if p.tree is not None else []:
+                hoisted = p.is_hoisted(stmt)
+                events = statement_events(stmt, self.effects)
+                if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef) and stmt.name in self.effects:
+                    own = {n for n, _ in self.effects[stmt.name]}  # read when called, not when defined
+                    events = [e for e in events if not (e.deferred and e.name in own)]
+                if hidden:
+                    self._hidden_statement(p, stmt, events)
+                    continue
+                if p.role == "step" and not hoisted:
+                    self._files(p, stmt)
+                if p.role != "parameters":
+                    self.paths.learn(stmt)
+                for event in events:
+                    if event.kind == "read" and event.name in self.global_functions:
+                        self._global_function_used(p, stmt, event.name, event.line)
                     self._event(p, event.kind, event.name, event.line, module=hoisted)
             self._targets(p)
+
+    def _hidden_statement(self, p: CellCode, stmt: ast.stmt, events: list) -> None:
+        """A skipped or unexported statement: its definitions are hidden; its imports may be lent."""
+        source = None
+        if isinstance(stmt, ast.Import | ast.ImportFrom) and not any(a.name == "*" for a in stmt.names):
+            source = ast.get_source_segment(p.code, stmt) or ast.unparse(stmt)
+        for event in events:
+            if event.kind in ("write", "del"):
+                if source is not None and event.kind == "write":
+                    self.hidden_imports[event.name] = (p.cell.index, source, stmt)
+                else:
+                    self.hidden_imports.pop(event.name, None)
+            self._event(p, event.kind, event.name, event.line, module=False)
+
+    def _borrow(self, name: str, reader: str) -> bool:
+        """Lend the header the hidden import that binds ``name``, unless it imports a module some
+        cell of the notebook writes (the header would then fail to import in a fresh folder)."""
+        cell, source, stmt = self.hidden_imports[name]
+        module = stmt.module if isinstance(stmt, ast.ImportFrom) else next(
+            (a.name for a in stmt.names if (a.asname or a.name.split(".")[0]) == name), "")
+        if (module or "").split(".")[0] in self.written_modules or getattr(stmt, "level", 0):
+            return False
+        if source not in self.borrowed.setdefault(cell, {}):
+            self.borrowed[cell][source] = None
+            self.warnings.append(
+                f"{self.nb.display_path}, cell {cell}: {source!r} is in a cell that is not exported; "
+                f"{reader} needs {name!r}, so the import goes to the module header."
+            )
+        self.module_names.update(e.name for e in statement_events(stmt) if e.kind == "write")
+        return True
+
+    def _files(self, p: CellCode, stmt: ast.stmt) -> None:
+        """Files as data flow: a step that reads a file another step writes runs after it."""
+        step = p.step
+        assert step is not None
+        reads, writes = self.paths.files(stmt)
+        for _, path, _, _ in reads:
+            key = _norm(path)
+            writer = self.file_writer.get(key)
+            if writer is not None and writer != step:
+                self._depend(step, writer, f"{step!r} reads the file {path!r} that {writer!r} writes")
+            self.file_readers.setdefault(key, set()).add(step)
+        for _, path, _ in writes:
+            key = _norm(path)
+            previous = self.file_writer.get(key)
+            if previous is not None and previous != step:
+                self._depend(step, previous, f"both write the file {path!r}")
+            for reader in self.file_readers.get(key, set()) - {step}:
+                self._depend(step, reader, f"{reader!r} reads the file {path!r} before {step!r} writes it")
+            self.file_writer[key] = step
+            self.file_readers[key] = set()
+
+    def _global_function_used(self, p: CellCode, stmt: ast.stmt, name: str, line: int) -> None:
+        """A function that declares ``global x`` for a step's ``x`` can only run inside a step:
+        one of its own cells' step, or (a ``functions`` cell's) any step, which then hosts a copy."""
+        home, node = self.global_functions[name]
+        if stmt is node:
+            return  # it calls itself
+        names = ", ".join(repr(n) for n, _ in self.effects[name])
+        if p.role == "step" and home.role == "functions":
+            self.relocated.setdefault(p.step or "", {})[name] = None
+            return
+        if p.role == "step" and home.step == p.step:
+            return
+        where = f"step {p.step!r}" if p.role == "step" else f"the {p.role} cell"
+        raise AnalysisError(
+            f"function {name!r} (cell {home.cell.index}) declares global {names}, and {where} uses "
+            f"it here; in the pipeline each step is a function of its own, so {name!r} could only "
+            f"change the {names} of step {home.step!r}, not the one seen here.",
+            path=self.nb.display_path,
+            cell=p.cell.index,
+            line=line,
+            hint=f"move {name!r} into a 'functions' cell (each step that calls it then gets its own "
+            f"copy), or pass {names} to it as arguments and return the new values.",
+        )
 
     def _event(self, p: CellCode, kind: str, name: str, line: int, *, module: bool) -> None:
         role = "module" if module or p.role in MODULE_ROLES else p.role
@@ -188,6 +311,8 @@ class DataFlow:
 
     def _module_reads(self, p: CellCode, name: str, line: int) -> None:
         writer = self.writer.get(name)
+        if writer is None and name not in self.module_names and name in self.hidden_imports:
+            self._borrow(name, f"the {p.role} cell {p.cell.index}")
         if name in self.module_names or name in BUILTINS or self.star_import:
             if writer is None or writer.kind == "module":
                 return
@@ -236,6 +361,8 @@ class DataFlow:
         )
 
     def _undefined(self, p: CellCode, name: str, line: int) -> None:
+        if name not in self.module_names and name in self.hidden_imports:
+            self._borrow(name, f"step {p.step!r} (cell {p.cell.index})")
         if name in self.module_names or self.star_import:
             self.free_reads.setdefault(p.step or "", {}).setdefault(name, (p.cell.index, line, "module-level"))
             return
@@ -294,6 +421,12 @@ class DataFlow:
 
     def _depend(self, step: str, on: str, why: str) -> None:
         self.deps.setdefault(step, {}).setdefault(on, why)
+
+
+def _norm(path: str) -> str:
+    import posixpath
+
+    return posixpath.normpath(path)
 
 
 def _closest(name: str, known: Iterable[str]) -> str:

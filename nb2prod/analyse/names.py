@@ -3,16 +3,21 @@
 The analysis replays these events cell by cell to infer the data flow between steps. It is deliberately
 conservative where Python is dynamic: a method call on a name (``model.fit(X, y)``) and an assignment
 to an item or attribute (``df["x"] = ...``) count as writing that name, because they may change it in
-place and a later step must then receive the changed object.
+place and a later step must then receive the changed object. The exceptions are data: methods that
+leave their object as it was (``model.predict``, ``df.copy``) are listed in
+:mod:`nb2prod.analyse.methods`, and ``inplace=True`` makes any of them a change again. A call of a
+notebook function that declares ``global x`` reads and writes ``x`` where it is called.
 """
 
 from __future__ import annotations
 
 import ast
 import builtins
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal
+
+from nb2prod.analyse.methods import NON_MUTATING_METHODS
 
 EventKind = Literal["read", "write", "mutate", "del", "keep"]
 BUILTINS = frozenset(dir(builtins))
@@ -31,11 +36,30 @@ class Event:
     deferred: bool = False  # a read inside a def or lambda body: it happens when that is called
 
 
-def statement_events(stmt: ast.stmt) -> list[Event]:
-    """Read/write/del events of one top-level statement, in evaluation order."""
-    collector = _Collector()
+#: function name -> the ``global`` names it declares, each with whether the function reads it
+GlobalEffects = Mapping[str, tuple[tuple[str, bool], ...]]
+
+
+def statement_events(stmt: ast.stmt, effects: GlobalEffects | None = None) -> list[Event]:
+    """Read/write/del events of one top-level statement, in evaluation order.
+
+    ``effects`` names the notebook's functions that declare ``global`` names: calling one reads
+    (when its body does) and then writes those names, as the notebook's namespace sees it.
+    """
+    collector = _Collector(effects or {})
     collector.visit(stmt)
     return collector.events
+
+
+def global_effects(node: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[tuple[str, bool], ...]:
+    """The names ``node`` (or a function inside it) declares ``global``, each with whether it reads it."""
+    declared = [n for child in ast.walk(node) if isinstance(child, ast.Global) for n in child.names]
+    if not declared:
+        return ()
+    loaded = {
+        child.id for child in ast.walk(node) if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Load)
+    }
+    return tuple((name, name in loaded) for name in dict.fromkeys(declared))
 
 
 def is_display_only(stmt: ast.stmt) -> bool:
@@ -87,8 +111,9 @@ def root_name(node: ast.AST) -> str | None:
 class _Collector(ast.NodeVisitor):
     """Emits events in the order Python evaluates them (right side before targets)."""
 
-    def __init__(self) -> None:
+    def __init__(self, effects: GlobalEffects) -> None:
         self.events: list[Event] = []
+        self.effects = effects
         self.maybe = 0  # > 0 inside a block that may not run (if, for, while, try, match)
 
     def emit(self, kind: EventKind, name: str, node: ast.AST, deferred: bool = False) -> None:
@@ -133,8 +158,10 @@ class _Collector(ast.NodeVisitor):
 
     def visit_For(self, node: ast.For | ast.AsyncFor) -> None:
         self.visit(node.iter)
-        self.maybe += 1
+        # A loop target is a definite write: over an empty iterable the old value would survive,
+        # but a step that loops over its data does not mean to hand on the value before the loop.
         self.bind(node.target)
+        self.maybe += 1
         for stmt in [*node.body, *node.orelse]:
             self.visit(stmt)
         self.maybe -= 1
@@ -228,10 +255,18 @@ class _Collector(ast.NodeVisitor):
 
     def visit_Call(self, node: ast.Call) -> None:
         self.generic_visit(node)
-        if isinstance(node.func, ast.Attribute):
-            name = root_name(node.func.value)
-            if name:  # `model.fit(X, y)` may change `model` in place
-                self.emit("mutate", name, node)
+        func = node.func
+        if isinstance(func, ast.Attribute):
+            name = root_name(func.value)
+            if name and (func.attr not in NON_MUTATING_METHODS or _in_place(node)):
+                self.emit("mutate", name, node)  # `model.fit(X, y)` may change `model` in place
+        elif isinstance(func, ast.Name) and func.id in self.effects:
+            for name, reads in self.effects[func.id]:  # `widen()` whose body says `global df`
+                if reads:
+                    self.emit("read", name, node)
+                if self.maybe:
+                    self.emit("keep", name, node)
+                self.emit("write", name, node)
 
     def visit_Lambda(self, node: ast.Lambda) -> None:
         self._visit_arguments(node.args)
@@ -251,6 +286,14 @@ class _Collector(ast.NodeVisitor):
     def _visit_arguments(self, args: ast.arguments) -> None:
         for default in [*args.defaults, *[d for d in args.kw_defaults if d is not None]]:
             self.visit(default)
+
+
+def _in_place(call: ast.Call) -> bool:
+    """pandas' ``inplace=True`` (anything but a literal False) changes the object it is called on."""
+    for keyword in call.keywords:
+        if keyword.arg == "inplace":
+            return not (isinstance(keyword.value, ast.Constant) and not keyword.value.value)
+    return False
 
 
 def free_names(node: ast.AST, *, skip_first_iter: bool = False) -> list[str]:

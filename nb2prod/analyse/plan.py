@@ -15,6 +15,7 @@ class Parameter:
     type_name: str  # "int", "float", "str", "bool", "list", "dict", "NoneType", or the annotation
     literal: str  # the default as written in the notebook (re-emitted verbatim)
     cell: int
+    injected: bool = False  # the default comes from papermill's `injected-parameters` cell
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,15 @@ Each cell gets a role (Kale's rule: an untagged cell continues the step above it
 masked and its code parsed; the data flow between steps and their order come from
 :mod:`nb2prod.analyse.dataflow`. Everything a notebook contributes to generated code or to a path is checked
 here or in :mod:`nb2prod.read.tags`: names are identifiers, code compiles as the function body it becomes.
+
+A step's top-level import moves to the module header only when that cannot change what it binds:
+no earlier exported cell binds the same name otherwise, and no earlier cell writes the module it
+imports (``%%writefile helpers.py``, a step's ``open("helpers.py", "w")``) or changes ``sys.path``.
+Otherwise it stays where it stands, a statement of its step.
+
+A notebook function that declares ``global x`` for a step's ``x`` becomes a closure of the step that
+calls it: ``global x`` is written ``nonlocal x``, the step declares ``x: object`` so the name is its
+own, and a ``functions`` cell's such function is copied into each step that calls it.
 """
 
 from __future__ import annotations
@@ -11,11 +20,13 @@ from __future__ import annotations
 import ast
 import keyword
 import re
+import sys
 import unicodedata
 from pathlib import Path
 
 from nb2prod.analyse.dataflow import MODULE_ROLES, RESERVED, CellCode, DataFlow, run_order
-from nb2prod.analyse.names import is_display_only
+from nb2prod.analyse.lineage import PathResolver
+from nb2prod.analyse.names import is_display_only, statement_events
 from nb2prod.analyse.plan import Parameter, Plan, Step
 from nb2prod.errors import AnalysisError, TagError
 from nb2prod.read.magics import mask_magics, parse_masked, tree_nodes
@@ -47,16 +58,21 @@ def analyse(nb: SourceNotebook) -> Plan:
     cells = _assign_roles(nb)
     parsed = [_parse(nb, c) for c in cells]
     parameters = _parameters(nb, parsed)
-    flow = DataFlow(nb, parsed)
+    defaults = {p.name: p.default for p in parameters}
+    written_modules = _decide_hoisting(parsed, defaults)
+    flow = DataFlow(nb, parsed, defaults, written_modules)
     flow.replay()
     order = run_order(nb, flow)
     steps = _steps(flow, parsed, order)
     modules = _imported_modules(parsed)
+    relocated = {f for hosted in flow.relocated.values() for f in hosted}
     return Plan(
         notebook=nb,
         name=module_name(nb.path),
-        header=_header(parsed),
-        functions="\n\n".join(_kept_code(p) for p in parsed if p.role == "functions").strip(),
+        header=_header(parsed, flow.borrowed),
+        functions="\n\n".join(
+            _kept_code(p, _relocated_lines(flow, p, relocated)) for p in parsed if p.role == "functions"
+        ).strip(),
         parameters=parameters,
         steps=steps,
         targets=tuple(flow.targets),
@@ -73,7 +89,9 @@ def _assign_roles(nb: SourceNotebook) -> list[tuple[Cell, str, str | None]]:
     current: str | None = None
     for cell in nb.cells:
         tags = cell.tags
-        if tags.role:
+        if cell.injected and not tags.role:  # papermill's values for the parameters
+            roles.append((cell, "parameters", None))
+        elif tags.role:
             roles.append((cell, tags.role, None))
         elif tags.kale_metrics:
             roles.append((cell, "metrics", None))
@@ -82,7 +100,7 @@ def _assign_roles(nb: SourceNotebook) -> list[tuple[Cell, str, str | None]]:
             roles.append((cell, "step", current))
         else:
             roles.append((cell, "step" if current else "unexported", current))
-    _one_parameters_cell(nb, [c.index for c, role, _ in roles if role == "parameters"])
+    _one_parameters_cell(nb, [c.index for c, role, _ in roles if role == "parameters" and not c.injected])
     if not nb.cells:
         raise TagError(
             "the notebook has no code cells, so there is nothing to export.",
@@ -114,8 +132,8 @@ def _one_parameters_cell(nb: SourceNotebook, cells: list[int]) -> None:
 
 def notebook_parameters(nb: SourceNotebook) -> tuple[Parameter, ...]:
     """The parameters cell's names and defaults, for notebooks that need not have steps (``run``)."""
-    cells = [c for c in nb.cells if c.tags.parameters]
-    _one_parameters_cell(nb, [c.index for c in cells])
+    cells = [c for c in nb.cells if c.tags.parameters or c.injected]
+    _one_parameters_cell(nb, [c.index for c in cells if not c.injected])
     return _parameters(nb, [_parse(nb, (c, "parameters", None)) for c in cells])
 
 
@@ -156,6 +174,7 @@ def _parse(nb: SourceNotebook, item: tuple[Cell, str, str | None]) -> CellCode:
     if exported or role == "parameters":
         _check_compiles(nb, cell, tree, role)
     parsed = CellCode(cell, role, step, tree, masked.code)
+    parsed.writes_file = _writefile_target(cell.source)
     line_owners: dict[int, int] = {}
     for stmt in tree.body:
         for line in range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1):
@@ -166,12 +185,123 @@ def _parse(nb: SourceNotebook, item: tuple[Cell, str, str | None]) -> CellCode:
         if exported and alone and is_display_only(stmt):
             parsed.drop_lines |= lines
         elif role == "step" and alone and isinstance(stmt, ast.Import | ast.ImportFrom):
-            parsed.hoisted.append(ast.get_source_segment(masked.code, stmt) or ast.unparse(stmt))
-            parsed.drop_lines |= lines
-            parsed.kept.append(stmt)  # still defines names, at module level
+            parsed.hoist_candidates.append(stmt)  # _decide_hoisting says whether it moves
+            parsed.kept.append(stmt)
         else:
             parsed.kept.append(stmt)
     return parsed
+
+
+_WRITEFILE = re.compile(r"^\s*%%(?:writefile|file)\s+(?:-a\s+|--append\s+)?(?P<path>\S+)")
+
+
+def _writefile_target(source: str) -> str | None:
+    first = next((line for line in source.splitlines() if line.strip()), "")
+    match = _WRITEFILE.match(first)
+    return match.group("path").strip("'\"") if match else None
+
+
+def _decide_hoisting(parsed: list[CellCode], defaults: dict[str, object]) -> frozenset[str]:
+    """Move each step's top-level import to the header when that keeps its meaning (the module
+    docstring says when); return the local modules some cell writes."""
+    written: set[str] = set()
+    wanted = {
+        e.name for p in parsed for stmt in p.hoist_candidates for e in statement_events(stmt)
+        if e.kind == "write"
+    }
+    bound: dict[str, str] = {}  # name -> what its latest exported binding is
+    paths = PathResolver(defaults)
+    path_changed = False
+    for p in parsed:
+        if p.writes_file:
+            written.add(p.writes_file)
+        if p.tree is None:
+            continue
+        exported = p.role in ("step", "parameters", *MODULE_ROLES)
+        candidates = {id(stmt) for stmt in p.hoist_candidates}
+        for stmt in p.kept if exported else p.tree.body:
+            if id(stmt) in candidates:
+                assert isinstance(stmt, ast.Import | ast.ImportFrom)
+                keys = _import_keys(stmt)
+                top = _imported_top(stmt)
+                clash = any(bound.get(name, key) != key for name, key in keys.items())
+                local = top not in sys.stdlib_module_names
+                changed = local and (
+                    any(_is_module_file(w, top) for w in written) or (path_changed and not _installed(top))
+                )
+                if not clash and not changed:
+                    p.hoisted.append(ast.get_source_segment(p.code, stmt) or ast.unparse(stmt))
+                    p.hoisted_ids.add(id(stmt))
+                    p.drop_lines |= set(range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1))
+                bound.update(keys)
+                continue
+            if p.role != "parameters":
+                written.update(path for _, path, _ in paths.files(stmt)[1])
+                paths.learn(stmt)
+                path_changed = path_changed or _changes_import_path(stmt)
+            if exported and wanted:
+                if isinstance(stmt, ast.Import | ast.ImportFrom):
+                    bound.update(_import_keys(stmt))
+                    continue
+                for event in statement_events(stmt):
+                    if event.kind in ("write", "del") and event.name in wanted:
+                        bound[event.name] = f"cell {p.cell.index}"
+    return frozenset(
+        name for path in written
+        if (name := _module_of_file(path)) is not None
+    )
+
+
+def _import_keys(stmt: ast.Import | ast.ImportFrom) -> dict[str, str]:
+    """name -> what the import binds it to: two imports that bind a name alike may both move."""
+    keys = {}
+    for alias in stmt.names:
+        if isinstance(stmt, ast.Import):
+            module = alias.name if alias.asname else alias.name.split(".")[0]
+            keys[alias.asname or alias.name.split(".")[0]] = f"module {module}"
+        else:
+            keys[alias.asname or alias.name] = f"{'.' * stmt.level}{stmt.module}:{alias.name}"
+    return keys
+
+
+def _imported_top(stmt: ast.Import | ast.ImportFrom) -> str:
+    if isinstance(stmt, ast.ImportFrom):
+        return "." if stmt.level else (stmt.module or "").split(".")[0]
+    return stmt.names[0].name.split(".")[0]
+
+
+def _module_of_file(path: str) -> str | None:
+    parts = Path(path).parts
+    if not parts:
+        return None
+    first = parts[0]
+    name = first[:-3] if first.endswith(".py") and len(parts) == 1 else first
+    return name if name.isidentifier() else None
+
+
+def _installed(top: str) -> bool:
+    """Whether ``top`` is found on the interpreter's own path (found without importing it)."""
+    import importlib.machinery
+
+    return top == "." or importlib.machinery.PathFinder.find_spec(top) is not None
+
+
+def _is_module_file(path: str, top: str) -> bool:
+    return _module_of_file(path) == top
+
+
+def _changes_import_path(stmt: ast.stmt) -> bool:
+    """``sys.path.append(...)``, ``sys.path = ...``, ``os.chdir(...)``: later imports may mean other files."""
+    for node in ast.walk(stmt):
+        target = node.func.value if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) else None
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "chdir":
+            return True
+        if isinstance(node, ast.Assign):
+            target = next(iter(node.targets), None)
+        if isinstance(target, ast.Attribute) and target.attr == "path" and isinstance(target.value, ast.Name):
+            if target.value.id == "sys":
+                return True
+    return False
 
 
 def _check_compiles(nb: SourceNotebook, cell: Cell, tree: ast.Module, role: str) -> None:
@@ -226,7 +356,12 @@ def _parameters(nb: SourceNotebook, parsed: list[CellCode]) -> tuple[Parameter, 
                     "list, dict) and compute derived values in a step.",
                 ) from None
             type_name = annotation or type(default).__name__
-            found[target.id] = Parameter(target.id, default, type_name, ast.unparse(value), p.cell.index)
+            if p.cell.injected and target.id in found:  # papermill's value overrides the placeholder
+                annotation = None if found[target.id].type_name == "NoneType" else annotation
+                type_name = annotation or type(default).__name__
+            found[target.id] = Parameter(
+                target.id, default, type_name, ast.unparse(value), p.cell.index, p.cell.injected
+            )
             if target.id in RESERVED_PARAMETERS or target.id.startswith("_nb2prod"):
                 raise AnalysisError(
                     f"parameter name {target.id!r} is reserved by the generated module.",
@@ -259,8 +394,11 @@ def _steps(flow: DataFlow, parsed: list[CellCode], order: list[str]) -> tuple[St
             function += "_step"
         used.add(function)
         code = "\n\n".join(
-            f"# cell {p.cell.index}\n{kept}" for p in by_step.get(name, []) if (kept := _kept_code(p))
+            f"# cell {p.cell.index}\n{kept}"
+            for p in by_step.get(name, [])
+            if (kept := _kept_code(p, _nonlocal_lines(flow, p)))
         )
+        code = _closure_prelude(flow, parsed, name, by_step.get(name, [])) + code
         needed = flow.needed.get(name, set())
         deps = flow.deps.get(name, {})
         steps.append(
@@ -289,20 +427,83 @@ def _names_in(parsed: list[CellCode]) -> set[str]:
     }
 
 
-def _kept_code(p: CellCode) -> str:
-    lines = [line for i, line in enumerate(p.code.splitlines(), 1) if i not in p.drop_lines]
+def _closure_prelude(flow: DataFlow, parsed: list[CellCode], step: str, cells: list[CellCode]) -> str:
+    """What a step needs before its cells when it hosts functions that declare ``global``: the
+    names made its own (``x: object``), then copies of the ``functions`` cells' such functions."""
+    hosted = list(flow.relocated.get(step, {}))
+    own = [f for p in cells for f, (home, _) in flow.global_functions.items() if home is p]
+    names = dict.fromkeys(n for f in [*own, *hosted] for n, _ in flow.effects[f])
+    if not names:
+        return ""
+    parts = ["\n".join(f"{n}: object" for n in names)]
+    for function in hosted:
+        home, node = flow.global_functions[function]
+        first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+        lines = _nonlocal_lines(flow, home, only=node)
+        text = [lines.get(i, line) for i, line in enumerate(home.code.splitlines(), 1)]
+        parts.append(f"# cell {home.cell.index}\n" + "\n".join(text[first - 1 : node.end_lineno]))
+    return "\n\n".join(parts) + "\n\n"
+
+
+def _nonlocal_lines(flow: DataFlow, p: CellCode, only: ast.AST | None = None) -> dict[int, str]:
+    """Line -> rewritten line: ``global x`` becomes ``nonlocal x`` in the cell's functions that
+    declare a step's ``x`` (module-level names stay ``global``)."""
+    out: dict[int, str] = {}
+    lines = p.code.splitlines()
+    for function, (home, node) in flow.global_functions.items():
+        if home is not p or (only is not None and node is not only):
+            continue
+        own = {n for n, _ in flow.effects[function]}
+        for child in ast.walk(node):
+            if not isinstance(child, ast.Global):
+                continue
+            if child.end_lineno != child.lineno:
+                raise AnalysisError(
+                    f"function {function!r} declares global {', '.join(child.names)} across lines.",
+                    path=flow.nb.display_path,
+                    cell=p.cell.index,
+                    line=child.lineno,
+                    hint="write the 'global' statement on one line.",
+                )
+            raw = out.get(child.lineno, lines[child.lineno - 1]).encode()
+            local = [n for n in child.names if n in own]
+            rest = [n for n in child.names if n not in own]
+            new = "; ".join(
+                [f"nonlocal {', '.join(local)}"] * bool(local) + [f"global {', '.join(rest)}"] * bool(rest)
+            )
+            text = raw[: child.col_offset].decode() + new + raw[child.end_col_offset or 0 :].decode()
+            out[child.lineno] = text
+    return out
+
+
+def _relocated_lines(flow: DataFlow, p: CellCode, relocated: set[str]) -> set[int]:
+    """The lines of a ``functions`` cell's functions that live in the steps calling them instead."""
+    lines: set[int] = set()
+    for function in relocated:
+        home, node = flow.global_functions[function]
+        if home is p:
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            lines |= set(range(first, (node.end_lineno or node.lineno) + 1))
+    return lines
+
+
+def _kept_code(p: CellCode, replaced: dict[int, str] | set[int] | None = None) -> str:
+    """The cell's code without dropped lines; ``replaced`` rewrites lines (a dict) or drops more (a set)."""
+    rewrite = replaced if isinstance(replaced, dict) else {}
+    drop = p.drop_lines | (replaced if isinstance(replaced, set) else set())
+    lines = [rewrite.get(i, line) for i, line in enumerate(p.code.splitlines(), 1) if i not in drop]
     while lines and not lines[0].strip():
         lines.pop(0)
     return "\n".join(lines).rstrip()
 
 
-def _header(parsed: list[CellCode]) -> str:
+def _header(parsed: list[CellCode], borrowed: dict[int, dict[str, None]]) -> str:
     future: list[str] = []
     body: list[str] = []
     for p in parsed:
         if p.role == "imports":
             body.append(_kept_code(p))
-        for stmt in p.hoisted:
+        for stmt in [*p.hoisted, *borrowed.get(p.cell.index, {})]:
             (future if stmt.startswith("from __future__") else body).append(stmt)
     return "\n".join(dict.fromkeys(s for s in [*future, *body] if s.strip()))
 

@@ -151,6 +151,10 @@ def _prepare(
 
     has_injected = any("injected-parameters" in t for t in tags)
     if params or has_injected:  # replace a stale injected cell even when no parameters are given
+        from nb2prod.read.notebook import injected_values
+
+        # papermill drops the old injected cell: keep its values (Ploomber's), under the given ones
+        params = {**injected_values(work), **params}
         work = parameterize_notebook(work, params, kernel_name=DEFAULT_KERNEL, language="python")
     order = [slots.get(id(cell), _Slot("parameters", None)) for cell in work.cells]
     return work, order

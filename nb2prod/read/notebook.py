@@ -18,6 +18,9 @@ from nb2prod.errors import NotebookError
 from nb2prod.read.tags import CellTags, parse_tags, split_directive_lines
 
 NOTEBOOK_SUFFIXES = (".ipynb", ".py")
+#: papermill's tag for the cell it inserts after the parameters cell (Ploomber's task notebooks carry
+#: one, holding the values their parameters cell only declares as None)
+INJECTED_TAG = "injected-parameters"
 _PERCENT_CELL = re.compile(r"^# %%", re.MULTILINE)
 _SKIPPED_DIRS = {".ipynb_checkpoints", "__pycache__", ".git", ".venv", "node_modules"}
 
@@ -29,6 +32,11 @@ class Cell:
     index: int  # position in the notebook's cell list, 0-based like nbformat's
     source: str  # the code, with `#|` directive lines blanked (line numbers kept)
     tags: CellTags
+
+    @property
+    def injected(self) -> bool:
+        """papermill's ``injected-parameters`` cell: its values are the parameters' defaults."""
+        return INJECTED_TAG in self.tags.ignored
 
 
 @dataclass(frozen=True)
@@ -297,6 +305,31 @@ def load_notebook(path: Path, *, root: Path | None = None) -> SourceNotebook:
         kernel_name=kernelspec.get("name"),
         language="python",
     )
+
+
+def injected_values(nb: Any) -> dict[str, Any]:
+    """The literal assignments of a notebook node's ``injected-parameters`` cells, in order.
+
+    papermill replaces that cell whenever it injects parameters; whoever injects a few must pass
+    these along, or the notebook runs with its parameters cell's placeholders (often None).
+    """
+    import ast
+
+    values: dict[str, Any] = {}
+    for cell in nb.cells:
+        if cell.cell_type != "code" or INJECTED_TAG not in cell.metadata.get("tags", []):
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        for stmt in tree.body:
+            if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+                try:
+                    values[stmt.targets[0].id] = ast.literal_eval(stmt.value)
+                except ValueError:
+                    continue
+    return values
 
 
 def directive_parameters_cell(nb: Any) -> int | None:

@@ -261,7 +261,10 @@ def build_manifest(
         "format_version": FORMAT_VERSION,
         "python_version": ".".join(map(str, sys.version_info[:3])),
         "packages": packages,
-        "parameters": {p.name: {"default": p.default, "type": p.type_name} for p in plan.parameters},
+        "parameters": {
+            p.name: {"default": p.default, "type": p.type_name, **({"injected": True} if p.injected else {})}
+            for p in plan.parameters
+        },
         "steps": {
             s.name: {
                 "function": s.function,
