@@ -8,7 +8,7 @@ is an error that names the steps and why each needs the next.
 Three things besides names carry data between cells. A file a step writes and a later step reads
 makes the reader run after the writer. A notebook function that declares ``global x`` reads and
 changes ``x`` wherever it is called (it becomes a closure over the calling step's ``x``; see
-:mod:`nb2prod.analyse.planner`). An import that only a skipped or unexported cell makes, and that
+:mod:`nb2prod.analyse.closures`). An import that only a skipped or unexported cell makes, and that
 exported code needs, is borrowed into the module header (with a line in the build's listing).
 """
 
@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import ast
 import difflib
-import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from nb2prod.analyse import closures
 from nb2prod.analyse.lineage import PathResolver
 from nb2prod.analyse.names import BUILTINS, global_effects, printed_names, statement_events
 from nb2prod.analyse.plan import Target
@@ -142,7 +142,7 @@ class DataFlow:
                     self.paths.learn(stmt)
                 for event in events:
                     if event.kind == "read" and event.name in self.global_functions:
-                        self._global_function_used(p, stmt, event.name, event.line)
+                        closures.check_use(self, p, stmt, event.name, event.line)
                     self._event(p, event.kind, event.name, event.line, module=hoisted)
             self._targets(p)
 
@@ -196,30 +196,6 @@ class DataFlow:
                 self._depend(step, reader, f"{reader!r} reads the file {path!r} before {step!r} writes it")
             self.file_writer[key] = step
             self.file_readers[key] = set()
-
-    def _global_function_used(self, p: CellCode, stmt: ast.stmt, name: str, line: int) -> None:
-        """A function that declares ``global x`` for a step's ``x`` can only run inside a step:
-        one of its own cells' step, or (a ``functions`` cell's) any step, which then hosts a copy."""
-        home, node = self.global_functions[name]
-        if stmt is node:
-            return  # it calls itself
-        names = ", ".join(repr(n) for n, _ in self.effects[name])
-        if p.role == "step" and home.role == "functions":
-            self.relocated.setdefault(p.step or "", {})[name] = None
-            return
-        if p.role == "step" and home.step == p.step:
-            return
-        where = f"step {p.step!r}" if p.role == "step" else f"the {p.role} cell"
-        raise AnalysisError(
-            f"function {name!r} (cell {home.cell.index}) declares global {names}, and {where} uses "
-            f"it here; in the pipeline each step is a function of its own, so {name!r} could only "
-            f"change the {names} of step {home.step!r}, not the one seen here.",
-            path=self.nb.display_path,
-            cell=p.cell.index,
-            line=line,
-            hint=f"move {name!r} into a 'functions' cell (each step that calls it then gets its own "
-            f"copy), or pass {names} to it as arguments and return the new values.",
-        )
 
     def _event(self, p: CellCode, kind: str, name: str, line: int, *, module: bool) -> None:
         role = "module" if module or p.role in MODULE_ROLES else p.role
@@ -442,53 +418,3 @@ def _closest(name: str, known: Iterable[str]) -> str:
         if names
         else f"tag the cell that computes {name!r} as part of a step."
     )
-
-
-def run_order(nb: SourceNotebook, flow: DataFlow) -> list[str]:
-    """Topological order of the steps, ties broken by where each step starts in the notebook."""
-    first = {step: cells[0] for step, cells in flow.cells.items()}
-    for step, names in flow.after.items():
-        for name, cell in names.items():
-            if name not in first:
-                known = ", ".join(sorted(first))
-                raise TagError(
-                    f"'after:{name}' names a step that does not exist (steps: {known}).",
-                    path=nb.display_path,
-                    cell=cell,
-                    hint="fix the step name, or tag a cell 'step:" + name + "'.",
-                )
-            if name != step:
-                flow.deps.setdefault(step, {}).setdefault(name, f"'after:{name}' on {step!r}")
-    pending = {s: set(flow.deps.get(s, {})) - {s} for s in first}
-    ready = [(first[s], s) for s, d in pending.items() if not d]
-    heapq.heapify(ready)
-    order: list[str] = []
-    while ready:
-        _, step = heapq.heappop(ready)
-        order.append(step)
-        for other, deps in pending.items():
-            if step in deps:
-                deps.discard(step)
-                if not deps:
-                    heapq.heappush(ready, (first[other], other))
-    if len(order) < len(first):
-        cycle = _find_cycle({s: d for s, d in pending.items() if d})
-        why = "; ".join(flow.deps[a][b] for a, b in zip(cycle, cycle[1:], strict=False))
-        raise AnalysisError(
-            f"steps {' -> '.join(repr(s) for s in cycle)} form a cycle ({why}).",
-            path=nb.display_path,
-            cell=first[cycle[0]],
-            hint="reorder the cells, split a step, or remove an 'after:' tag so each step only "
-            "needs steps before it.",
-        )
-    return order
-
-
-def _find_cycle(graph: dict[str, set[str]]) -> list[str]:
-    node = min(graph)
-    path = [node]
-    while True:
-        node = min(graph[node])
-        if node in path:
-            return path[path.index(node) :] + [node]
-        path.append(node)

@@ -5,14 +5,9 @@ masked and its code parsed; the data flow between steps and their order come fro
 :mod:`nb2prod.analyse.dataflow`. Everything a notebook contributes to generated code or to a path is checked
 here or in :mod:`nb2prod.read.tags`: names are identifiers, code compiles as the function body it becomes.
 
-A step's top-level import moves to the module header only when that cannot change what it binds:
-no earlier exported cell binds the same name otherwise, and no earlier cell writes the module it
-imports (``%%writefile helpers.py``, a step's ``open("helpers.py", "w")``) or changes ``sys.path``.
-Otherwise it stays where it stands, a statement of its step.
-
-A notebook function that declares ``global x`` for a step's ``x`` becomes a closure of the step that
-calls it: ``global x`` is written ``nonlocal x``, the step declares ``x: object`` so the name is its
-own, and a ``functions`` cell's such function is copied into each step that calls it.
+Which of a step's imports move to the module header is :mod:`nb2prod.analyse.hoisting`'s call;
+functions that declare ``global`` for a step's variables become that step's closures
+(:mod:`nb2prod.analyse.closures`).
 """
 
 from __future__ import annotations
@@ -20,13 +15,14 @@ from __future__ import annotations
 import ast
 import keyword
 import re
-import sys
 import unicodedata
 from pathlib import Path
 
-from nb2prod.analyse.dataflow import MODULE_ROLES, RESERVED, CellCode, DataFlow, run_order
-from nb2prod.analyse.lineage import PathResolver
-from nb2prod.analyse.names import is_display_only, statement_events
+from nb2prod.analyse.closures import closure_prelude, nonlocal_lines, relocated_lines
+from nb2prod.analyse.dataflow import MODULE_ROLES, RESERVED, CellCode, DataFlow
+from nb2prod.analyse.hoisting import decide_hoisting, writefile_target
+from nb2prod.analyse.names import is_display_only
+from nb2prod.analyse.order import run_order
 from nb2prod.analyse.plan import Parameter, Plan, Step
 from nb2prod.errors import AnalysisError, TagError
 from nb2prod.read.magics import mask_magics, parse_masked, tree_nodes
@@ -59,7 +55,7 @@ def analyse(nb: SourceNotebook) -> Plan:
     parsed = [_parse(nb, c) for c in cells]
     parameters = _parameters(nb, parsed)
     defaults = {p.name: p.default for p in parameters}
-    written_modules = _decide_hoisting(parsed, defaults)
+    written_modules = decide_hoisting(parsed, defaults)
     flow = DataFlow(nb, parsed, defaults, written_modules)
     flow.replay()
     order = run_order(nb, flow)
@@ -71,7 +67,7 @@ def analyse(nb: SourceNotebook) -> Plan:
         name=module_name(nb.path),
         header=_header(parsed, flow.borrowed),
         functions="\n\n".join(
-            _kept_code(p, _relocated_lines(flow, p, relocated)) for p in parsed if p.role == "functions"
+            _kept_code(p, relocated_lines(flow, p, relocated)) for p in parsed if p.role == "functions"
         ).strip(),
         parameters=parameters,
         steps=steps,
@@ -174,7 +170,7 @@ def _parse(nb: SourceNotebook, item: tuple[Cell, str, str | None]) -> CellCode:
     if exported or role == "parameters":
         _check_compiles(nb, cell, tree, role)
     parsed = CellCode(cell, role, step, tree, masked.code)
-    parsed.writes_file = _writefile_target(cell.source)
+    parsed.writes_file = writefile_target(cell.source)
     line_owners: dict[int, int] = {}
     for stmt in tree.body:
         for line in range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1):
@@ -190,118 +186,6 @@ def _parse(nb: SourceNotebook, item: tuple[Cell, str, str | None]) -> CellCode:
         else:
             parsed.kept.append(stmt)
     return parsed
-
-
-_WRITEFILE = re.compile(r"^\s*%%(?:writefile|file)\s+(?:-a\s+|--append\s+)?(?P<path>\S+)")
-
-
-def _writefile_target(source: str) -> str | None:
-    first = next((line for line in source.splitlines() if line.strip()), "")
-    match = _WRITEFILE.match(first)
-    return match.group("path").strip("'\"") if match else None
-
-
-def _decide_hoisting(parsed: list[CellCode], defaults: dict[str, object]) -> frozenset[str]:
-    """Move each step's top-level import to the header when that keeps its meaning (the module
-    docstring says when); return the local modules some cell writes."""
-    written: set[str] = set()
-    wanted = {
-        e.name for p in parsed for stmt in p.hoist_candidates for e in statement_events(stmt)
-        if e.kind == "write"
-    }
-    bound: dict[str, str] = {}  # name -> what its latest exported binding is
-    paths = PathResolver(defaults)
-    path_changed = False
-    for p in parsed:
-        if p.writes_file:
-            written.add(p.writes_file)
-        if p.tree is None:
-            continue
-        exported = p.role in ("step", "parameters", *MODULE_ROLES)
-        candidates = {id(stmt) for stmt in p.hoist_candidates}
-        for stmt in p.kept if exported else p.tree.body:
-            if id(stmt) in candidates:
-                assert isinstance(stmt, ast.Import | ast.ImportFrom)
-                keys = _import_keys(stmt)
-                top = _imported_top(stmt)
-                clash = any(bound.get(name, key) != key for name, key in keys.items())
-                local = top not in sys.stdlib_module_names
-                changed = local and (
-                    any(_is_module_file(w, top) for w in written) or (path_changed and not _installed(top))
-                )
-                if not clash and not changed:
-                    p.hoisted.append(ast.get_source_segment(p.code, stmt) or ast.unparse(stmt))
-                    p.hoisted_ids.add(id(stmt))
-                    p.drop_lines |= set(range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1))
-                bound.update(keys)
-                continue
-            if p.role != "parameters":
-                written.update(path for _, path, _ in paths.files(stmt)[1])
-                paths.learn(stmt)
-                path_changed = path_changed or _changes_import_path(stmt)
-            if exported and wanted:
-                if isinstance(stmt, ast.Import | ast.ImportFrom):
-                    bound.update(_import_keys(stmt))
-                    continue
-                for event in statement_events(stmt):
-                    if event.kind in ("write", "del") and event.name in wanted:
-                        bound[event.name] = f"cell {p.cell.index}"
-    return frozenset(
-        name for path in written
-        if (name := _module_of_file(path)) is not None
-    )
-
-
-def _import_keys(stmt: ast.Import | ast.ImportFrom) -> dict[str, str]:
-    """name -> what the import binds it to: two imports that bind a name alike may both move."""
-    keys = {}
-    for alias in stmt.names:
-        if isinstance(stmt, ast.Import):
-            module = alias.name if alias.asname else alias.name.split(".")[0]
-            keys[alias.asname or alias.name.split(".")[0]] = f"module {module}"
-        else:
-            keys[alias.asname or alias.name] = f"{'.' * stmt.level}{stmt.module}:{alias.name}"
-    return keys
-
-
-def _imported_top(stmt: ast.Import | ast.ImportFrom) -> str:
-    if isinstance(stmt, ast.ImportFrom):
-        return "." if stmt.level else (stmt.module or "").split(".")[0]
-    return stmt.names[0].name.split(".")[0]
-
-
-def _module_of_file(path: str) -> str | None:
-    parts = Path(path).parts
-    if not parts:
-        return None
-    first = parts[0]
-    name = first[:-3] if first.endswith(".py") and len(parts) == 1 else first
-    return name if name.isidentifier() else None
-
-
-def _installed(top: str) -> bool:
-    """Whether ``top`` is found on the interpreter's own path (found without importing it)."""
-    import importlib.machinery
-
-    return top == "." or importlib.machinery.PathFinder.find_spec(top) is not None
-
-
-def _is_module_file(path: str, top: str) -> bool:
-    return _module_of_file(path) == top
-
-
-def _changes_import_path(stmt: ast.stmt) -> bool:
-    """``sys.path.append(...)``, ``sys.path = ...``, ``os.chdir(...)``: later imports may mean other files."""
-    for node in ast.walk(stmt):
-        target = node.func.value if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) else None
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "chdir":
-            return True
-        if isinstance(node, ast.Assign):
-            target = next(iter(node.targets), None)
-        if isinstance(target, ast.Attribute) and target.attr == "path" and isinstance(target.value, ast.Name):
-            if target.value.id == "sys":
-                return True
-    return False
 
 
 def _check_compiles(nb: SourceNotebook, cell: Cell, tree: ast.Module, role: str) -> None:
@@ -396,9 +280,9 @@ def _steps(flow: DataFlow, parsed: list[CellCode], order: list[str]) -> tuple[St
         code = "\n\n".join(
             f"# cell {p.cell.index}\n{kept}"
             for p in by_step.get(name, [])
-            if (kept := _kept_code(p, _nonlocal_lines(flow, p)))
+            if (kept := _kept_code(p, nonlocal_lines(flow, p)))
         )
-        code = _closure_prelude(flow, parsed, name, by_step.get(name, [])) + code
+        code = closure_prelude(flow, parsed, name, by_step.get(name, [])) + code
         needed = flow.needed.get(name, set())
         deps = flow.deps.get(name, {})
         steps.append(
@@ -425,66 +309,6 @@ def _names_in(parsed: list[CellCode]) -> set[str]:
         for node in tree_nodes(p.tree)
         if isinstance(node, ast.Name)
     }
-
-
-def _closure_prelude(flow: DataFlow, parsed: list[CellCode], step: str, cells: list[CellCode]) -> str:
-    """What a step needs before its cells when it hosts functions that declare ``global``: the
-    names made its own (``x: object``), then copies of the ``functions`` cells' such functions."""
-    hosted = list(flow.relocated.get(step, {}))
-    own = [f for p in cells for f, (home, _) in flow.global_functions.items() if home is p]
-    names = dict.fromkeys(n for f in [*own, *hosted] for n, _ in flow.effects[f])
-    if not names:
-        return ""
-    parts = ["\n".join(f"{n}: object" for n in names)]
-    for function in hosted:
-        home, node = flow.global_functions[function]
-        first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
-        lines = _nonlocal_lines(flow, home, only=node)
-        text = [lines.get(i, line) for i, line in enumerate(home.code.splitlines(), 1)]
-        parts.append(f"# cell {home.cell.index}\n" + "\n".join(text[first - 1 : node.end_lineno]))
-    return "\n\n".join(parts) + "\n\n"
-
-
-def _nonlocal_lines(flow: DataFlow, p: CellCode, only: ast.AST | None = None) -> dict[int, str]:
-    """Line -> rewritten line: ``global x`` becomes ``nonlocal x`` in the cell's functions that
-    declare a step's ``x`` (module-level names stay ``global``)."""
-    out: dict[int, str] = {}
-    lines = p.code.splitlines()
-    for function, (home, node) in flow.global_functions.items():
-        if home is not p or (only is not None and node is not only):
-            continue
-        own = {n for n, _ in flow.effects[function]}
-        for child in ast.walk(node):
-            if not isinstance(child, ast.Global):
-                continue
-            if child.end_lineno != child.lineno:
-                raise AnalysisError(
-                    f"function {function!r} declares global {', '.join(child.names)} across lines.",
-                    path=flow.nb.display_path,
-                    cell=p.cell.index,
-                    line=child.lineno,
-                    hint="write the 'global' statement on one line.",
-                )
-            raw = out.get(child.lineno, lines[child.lineno - 1]).encode()
-            local = [n for n in child.names if n in own]
-            rest = [n for n in child.names if n not in own]
-            new = "; ".join(
-                [f"nonlocal {', '.join(local)}"] * bool(local) + [f"global {', '.join(rest)}"] * bool(rest)
-            )
-            text = raw[: child.col_offset].decode() + new + raw[child.end_col_offset or 0 :].decode()
-            out[child.lineno] = text
-    return out
-
-
-def _relocated_lines(flow: DataFlow, p: CellCode, relocated: set[str]) -> set[int]:
-    """The lines of a ``functions`` cell's functions that live in the steps calling them instead."""
-    lines: set[int] = set()
-    for function in relocated:
-        home, node = flow.global_functions[function]
-        if home is p:
-            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
-            lines |= set(range(first, (node.end_lineno or node.lineno) + 1))
-    return lines
 
 
 def _kept_code(p: CellCode, replaced: dict[int, str] | set[int] | None = None) -> str:

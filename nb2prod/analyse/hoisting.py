@@ -1,0 +1,130 @@
+"""Which of a step's imports may move to the module header without changing what they bind.
+
+A step's top-level import moves only when no earlier exported cell binds the same name otherwise
+(``def score`` and then ``from helpers import score``: the header would lose the race), and no
+earlier cell could change what it imports: one that writes the module (``%%writefile helpers.py``,
+a step's ``open("helpers.py", "w")``) or changes ``sys.path`` or the working folder. Otherwise the
+import stays where it stands, a statement of its step, and the module still imports in a fresh folder.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from pathlib import Path
+
+from nb2prod.analyse.dataflow import MODULE_ROLES, CellCode
+from nb2prod.analyse.lineage import PathResolver
+from nb2prod.analyse.names import statement_events
+
+_WRITEFILE = re.compile(r"^\s*%%(?:writefile|file)\s+(?:-a\s+|--append\s+)?(?P<path>\S+)")
+
+
+def writefile_target(source: str) -> str | None:
+    first = next((line for line in source.splitlines() if line.strip()), "")
+    match = _WRITEFILE.match(first)
+    return match.group("path").strip("'\"") if match else None
+
+
+def decide_hoisting(parsed: list[CellCode], defaults: dict[str, object]) -> frozenset[str]:
+    """Move each step's top-level import to the header when that keeps its meaning (the module
+    docstring says when); return the local modules some cell writes."""
+    written: set[str] = set()
+    wanted = {
+        e.name for p in parsed for stmt in p.hoist_candidates for e in statement_events(stmt)
+        if e.kind == "write"
+    }
+    bound: dict[str, str] = {}  # name -> what its latest exported binding is
+    paths = PathResolver(defaults)
+    path_changed = False
+    for p in parsed:
+        if p.writes_file:
+            written.add(p.writes_file)
+        if p.tree is None:
+            continue
+        exported = p.role in ("step", "parameters", *MODULE_ROLES)
+        candidates = {id(stmt) for stmt in p.hoist_candidates}
+        for stmt in p.kept if exported else p.tree.body:
+            if id(stmt) in candidates:
+                assert isinstance(stmt, ast.Import | ast.ImportFrom)
+                keys = _import_keys(stmt)
+                top = _imported_top(stmt)
+                clash = any(bound.get(name, key) != key for name, key in keys.items())
+                local = top not in sys.stdlib_module_names
+                changed = local and (
+                    any(_is_module_file(w, top) for w in written) or (path_changed and not _installed(top))
+                )
+                if not clash and not changed:
+                    p.hoisted.append(ast.get_source_segment(p.code, stmt) or ast.unparse(stmt))
+                    p.hoisted_ids.add(id(stmt))
+                    p.drop_lines |= set(range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1))
+                bound.update(keys)
+                continue
+            if p.role != "parameters":
+                written.update(path for _, path, _ in paths.files(stmt)[1])
+                paths.learn(stmt)
+                path_changed = path_changed or _changes_import_path(stmt)
+            if exported and wanted:
+                if isinstance(stmt, ast.Import | ast.ImportFrom):
+                    bound.update(_import_keys(stmt))
+                    continue
+                for event in statement_events(stmt):
+                    if event.kind in ("write", "del") and event.name in wanted:
+                        bound[event.name] = f"cell {p.cell.index}"
+    return frozenset(
+        name for path in written
+        if (name := _module_of_file(path)) is not None
+    )
+
+
+def _import_keys(stmt: ast.Import | ast.ImportFrom) -> dict[str, str]:
+    """name -> what the import binds it to: two imports that bind a name alike may both move."""
+    keys = {}
+    for alias in stmt.names:
+        if isinstance(stmt, ast.Import):
+            module = alias.name if alias.asname else alias.name.split(".")[0]
+            keys[alias.asname or alias.name.split(".")[0]] = f"module {module}"
+        else:
+            keys[alias.asname or alias.name] = f"{'.' * stmt.level}{stmt.module}:{alias.name}"
+    return keys
+
+
+def _imported_top(stmt: ast.Import | ast.ImportFrom) -> str:
+    if isinstance(stmt, ast.ImportFrom):
+        return "." if stmt.level else (stmt.module or "").split(".")[0]
+    return stmt.names[0].name.split(".")[0]
+
+
+def _module_of_file(path: str) -> str | None:
+    parts = Path(path).parts
+    if not parts:
+        return None
+    first = parts[0]
+    name = first[:-3] if first.endswith(".py") and len(parts) == 1 else first
+    return name if name.isidentifier() else None
+
+
+def _installed(top: str) -> bool:
+    """Whether ``top`` is found on the interpreter's own path (found without importing it)."""
+    import importlib.machinery
+
+    return top == "." or importlib.machinery.PathFinder.find_spec(top) is not None
+
+
+def _is_module_file(path: str, top: str) -> bool:
+    return _module_of_file(path) == top
+
+
+def _changes_import_path(stmt: ast.stmt) -> bool:
+    """``sys.path.append(...)``, ``sys.path = ...``, ``os.chdir(...)``: later imports may mean other files."""
+    for node in ast.walk(stmt):
+        target = node.func.value if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) else None
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "chdir":
+            return True
+        if isinstance(node, ast.Assign):
+            target = next(iter(node.targets), None)
+        if isinstance(target, ast.Attribute) and target.attr == "path" and isinstance(target.value, ast.Name):
+            if target.value.id == "sys":
+                return True
+    return False
