@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from nb2prod.analyse import closures
-from nb2prod.analyse.lineage import PathResolver
+from nb2prod.analyse.lineage import PathResolver, mentions_files
 from nb2prod.analyse.names import BUILTINS, global_effects, printed_names, statement_events
 from nb2prod.analyse.plan import Target
 from nb2prod.errors import AnalysisError, TagError
@@ -127,6 +127,7 @@ class DataFlow:
                 for name in p.cell.tags.after:
                     self.after.setdefault(p.step, {})[name] = p.cell.index
             hidden = p.role in ("skip", "unexported", "metrics")
+            files = mentions_files(p.code)
             for stmt in (p.tree.body if hidden else p.kept) if p.tree is not None else []:
                 hoisted = p.is_hoisted(stmt)
                 events = statement_events(stmt, self.effects)
@@ -136,7 +137,7 @@ class DataFlow:
                 if hidden:
                     self._hidden_statement(p, stmt, events)
                     continue
-                if p.role == "step" and not hoisted:
+                if p.role == "step" and not hoisted and files:
                     self._files(p, stmt)
                 if p.role != "parameters":
                     self.paths.learn(stmt)

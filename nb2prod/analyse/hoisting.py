@@ -10,12 +10,13 @@ import stays where it stands, a statement of its step, and the module still impo
 from __future__ import annotations
 
 import ast
+import functools
 import re
 import sys
 from pathlib import Path
 
 from nb2prod.analyse.dataflow import MODULE_ROLES, CellCode
-from nb2prod.analyse.lineage import PathResolver
+from nb2prod.analyse.lineage import PathResolver, mentions_files
 from nb2prod.analyse.names import statement_events
 
 _WRITEFILE = re.compile(r"^\s*%%(?:writefile|file)\s+(?:-a\s+|--append\s+)?(?P<path>\S+)")
@@ -38,6 +39,14 @@ def decide_hoisting(parsed: list[CellCode], defaults: dict[str, object]) -> froz
     bound: dict[str, str] = {}  # name -> what its latest exported binding is
     paths = PathResolver(defaults)
     path_changed = False
+    # Files and sys.path only matter for modules that are no installed distribution's: most
+    # notebooks import none, and then no statement needs a second look for them.
+    imports = [s for p in parsed for s in p.hoist_candidates]
+    imports += [
+        s for p in parsed if p.tree is not None and p.role in ("skip", "unexported")
+        for s in p.tree.body if isinstance(s, ast.Import | ast.ImportFrom)
+    ]
+    track_files = any(_is_local(_imported_top(s)) for s in imports)
     for p in parsed:
         if p.writes_file:
             written.add(p.writes_file)
@@ -45,27 +54,29 @@ def decide_hoisting(parsed: list[CellCode], defaults: dict[str, object]) -> froz
             continue
         exported = p.role in ("step", "parameters", *MODULE_ROLES)
         candidates = {id(stmt) for stmt in p.hoist_candidates}
+        binds = exported and any(name in p.code for name in wanted)  # a binding spells the name
+        if not (candidates or binds or track_files):
+            continue
+        files = track_files and mentions_files(p.code)
         for stmt in p.kept if exported else p.tree.body:
             if id(stmt) in candidates:
                 assert isinstance(stmt, ast.Import | ast.ImportFrom)
                 keys = _import_keys(stmt)
                 top = _imported_top(stmt)
                 clash = any(bound.get(name, key) != key for name, key in keys.items())
-                local = top not in sys.stdlib_module_names
-                changed = local and (
-                    any(_is_module_file(w, top) for w in written) or (path_changed and not _installed(top))
-                )
+                changed = _is_local(top) and (path_changed or any(_is_module_file(w, top) for w in written))
                 if not clash and not changed:
                     p.hoisted.append(ast.get_source_segment(p.code, stmt) or ast.unparse(stmt))
                     p.hoisted_ids.add(id(stmt))
                     p.drop_lines |= set(range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1))
                 bound.update(keys)
                 continue
-            if p.role != "parameters":
-                written.update(path for _, path, _ in paths.files(stmt)[1])
+            if p.role != "parameters" and track_files:
+                if files:
+                    written.update(path for _, path, _ in paths.files(stmt)[1])
                 paths.learn(stmt)
                 path_changed = path_changed or _changes_import_path(stmt)
-            if exported and wanted:
+            if binds:
                 if isinstance(stmt, ast.Import | ast.ImportFrom):
                     bound.update(_import_keys(stmt))
                     continue
@@ -105,11 +116,18 @@ def _module_of_file(path: str) -> str | None:
     return name if name.isidentifier() else None
 
 
-def _installed(top: str) -> bool:
-    """Whether ``top`` is found on the interpreter's own path (found without importing it)."""
+@functools.cache
+def _is_local(top: str) -> bool:
+    """Whether ``top`` is a module of the project's (a file next to the notebook, or one a cell
+    writes) rather than the standard library's or an installed distribution's. Found on the
+    interpreter's path without the working folder, and without importing anything."""
+    if top == "." or top in sys.stdlib_module_names:
+        return top == "."
     import importlib.machinery
+    import os
 
-    return top == "." or importlib.machinery.PathFinder.find_spec(top) is not None
+    here = {"", ".", os.getcwd()}
+    return importlib.machinery.PathFinder.find_spec(top, [p for p in sys.path if p not in here]) is None
 
 
 def _is_module_file(path: str, top: str) -> bool:

@@ -27,6 +27,7 @@ from typing import Any
 
 from nb2prod._hashing import sha256_file
 from nb2prod.analyse.plan import Plan
+from nb2prod.read.magics import tree_nodes
 from nb2prod.read.notebook import display_path
 
 # Reader function names (the last attribute of the call) and who provides them: the one table that
@@ -91,6 +92,14 @@ PATH_KEYWORDS = ("filepath_or_buffer", "path", "file", "fname", "filename", "pat
 PATH_CONSTRUCTORS = frozenset({"Path", "PurePath", "PosixPath", "WindowsPath"})
 PATH_METHODS = frozenset({"open", "read_text", "read_bytes"})  # Path("x").read_text()
 _CELL_MARK = re.compile(r"^# cell (\d+)$")
+_FILE_CALL = re.compile(
+    r"\b(?:" + "|".join(sorted({*READERS, *WRITERS, *PATH_METHODS, *PATH_WRITE_METHODS})) + r")\s*\("
+)
+
+
+def mentions_files(code: str) -> bool:
+    """Whether ``code`` calls anything that reads or writes a file (a cheap test before parsing)."""
+    return _FILE_CALL.search(code) is not None
 _GLOB = re.compile(r"[*?\[]")
 
 
@@ -120,6 +129,8 @@ class PathResolver:
 
     def learn(self, stmt: ast.stmt) -> None:
         """Remember ``name = <path>`` at top level; forget names assigned anything else."""
+        if isinstance(stmt, ast.Expr):
+            return  # binds nothing (a walrus aside)
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
             name = stmt.targets[0].id
             found = _path_literal(stmt.value, self)
@@ -129,7 +140,9 @@ class PathResolver:
                 if found[1]:
                     self.via[name] = found[1]
                 return
-        for node in ast.walk(stmt):
+        if not self.known:
+            return
+        for node in tree_nodes(stmt):
             if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
                 self.known.pop(node.id, None)
                 self.via.pop(node.id, None)
@@ -137,7 +150,7 @@ class PathResolver:
     def files(self, stmt: ast.AST) -> tuple[list[tuple[ast.Call, str, str, str | None]], list[tuple[ast.Call, str, str]]]:
         """(reads, writes) of the calls in ``stmt``: (call, path, reader or writer, via)."""
         reads, writes = [], []
-        for node in ast.walk(stmt):
+        for node in tree_nodes(stmt):
             if isinstance(node, ast.Call):
                 read = _read_of_call(node, self)
                 if read is not None:
@@ -161,6 +174,8 @@ def find_writes(code: str, parameters: Mapping[str, Any] | None = None) -> list[
 def _scan(
     code: str, where: str, resolver: PathResolver
 ) -> tuple[list[tuple[tuple[int, int], DataRead, str]], list[tuple[tuple[int, int], str]]]:
+    if not mentions_files(code):
+        return [], []
     try:
         tree = ast.parse(code)
     except SyntaxError:
