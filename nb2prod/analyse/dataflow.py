@@ -91,6 +91,7 @@ class DataFlow:
         self.paths = PathResolver(parameters)
         self.file_writer: dict[str, str] = {}  # file -> the latest step that writes it
         self.file_readers: dict[str, set[str]] = {}  # file -> steps that read its current content
+        self.files_written: dict[str, dict[str, None]] = {}  # step -> files it writes, as written
         self.written_modules = written_modules  # local modules some cell writes: never borrowed
         self.hidden_imports: dict[str, tuple[int, str, ast.stmt]] = {}  # name -> (cell, source, stmt)
         self.borrowed: dict[int, dict[str, None]] = {}  # cell -> import statements it lends the header
@@ -137,7 +138,7 @@ class DataFlow:
                 if hidden:
                     self._hidden_statement(p, stmt, events)
                     continue
-                if p.role == "step" and not hoisted and files:
+                if p.role == "step" and not hoisted and (files or self.file_writer):
                     self._files(p, stmt)
                 if p.role != "parameters":
                     self.paths.learn(stmt)
@@ -182,6 +183,10 @@ class DataFlow:
         step = p.step
         assert step is not None
         reads, writes = self.paths.files(stmt)
+        if isinstance(stmt, ast.Import | ast.ImportFrom) and self.file_writer:  # a module a step wrote
+            for alias in stmt.names:
+                top = (stmt.module if isinstance(stmt, ast.ImportFrom) else alias.name) or ""
+                reads.append((stmt, f"{top.split('.')[0]}.py", "import", None))  # type: ignore[arg-type]
         for _, path, _, _ in reads:
             key = _norm(path)
             writer = self.file_writer.get(key)
@@ -197,6 +202,7 @@ class DataFlow:
                 self._depend(step, reader, f"{reader!r} reads the file {path!r} before {step!r} writes it")
             self.file_writer[key] = step
             self.file_readers[key] = set()
+            self.files_written.setdefault(step, {})[path] = None
 
     def _event(self, p: CellCode, kind: str, name: str, line: int, *, module: bool) -> None:
         role = "module" if module or p.role in MODULE_ROLES else p.role

@@ -11,21 +11,12 @@ from __future__ import annotations
 
 import ast
 import functools
-import re
 import sys
 from pathlib import Path
 
 from nb2prod.analyse.dataflow import MODULE_ROLES, CellCode
 from nb2prod.analyse.lineage import PathResolver, mentions_files
 from nb2prod.analyse.names import statement_events
-
-_WRITEFILE = re.compile(r"^\s*%%(?:writefile|file)\s+(?:-a\s+|--append\s+)?(?P<path>\S+)")
-
-
-def writefile_target(source: str) -> str | None:
-    first = next((line for line in source.splitlines() if line.strip()), "")
-    match = _WRITEFILE.match(first)
-    return match.group("path").strip("'\"") if match else None
 
 
 def decide_hoisting(parsed: list[CellCode], defaults: dict[str, object]) -> frozenset[str]:

@@ -38,6 +38,7 @@ class Step:
     outputs: tuple[str, ...]
     after: tuple[str, ...]  # explicit `after:` tags
     depends_on: tuple[str, ...]  # every step this one must run after (data, after:, in-place changes)
+    files_written: tuple[str, ...] = ()  # files the step writes (paths as the code spells them)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from nb2prod.analyse.closures import closure_prelude, nonlocal_lines, relocated_lines
 from nb2prod.analyse.dataflow import MODULE_ROLES, RESERVED, CellCode, DataFlow
-from nb2prod.analyse.hoisting import decide_hoisting, writefile_target
+from nb2prod.analyse.hoisting import decide_hoisting
 from nb2prod.analyse.names import is_display_only
 from nb2prod.analyse.order import run_order
 from nb2prod.analyse.plan import Parameter, Plan, Step
@@ -170,7 +170,7 @@ def _parse(nb: SourceNotebook, item: tuple[Cell, str, str | None]) -> CellCode:
     if exported or role == "parameters":
         _check_compiles(nb, cell, tree, role)
     parsed = CellCode(cell, role, step, tree, masked.code)
-    parsed.writes_file = writefile_target(cell.source)
+    parsed.writes_file = masked.written_file
     line_owners: dict[int, int] = {}
     for stmt in tree.body:
         for line in range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1):
@@ -295,6 +295,7 @@ def _steps(flow: DataFlow, parsed: list[CellCode], order: list[str]) -> tuple[St
                 outputs=tuple(n for n in flow.written.get(name, {}) if n in needed),
                 after=tuple(flow.after.get(name, {})),
                 depends_on=tuple(s for s in order if s in deps),
+                files_written=tuple(flow.files_written.get(name, {})),
             )
         )
     return tuple(steps)

@@ -3,6 +3,9 @@
 Like black's ``handle_ipynb_magics``, masking keeps line numbers: a removed line becomes blank (or
 ``pass`` where a block would otherwise be empty), so errors still point at the line the user sees.
 Shell escapes are recorded, not removed silently: inside an exported step they are an error.
+``%%writefile PATH`` is the one cell magic whose effect is plain Python: it becomes the statement
+that writes the same text to the same file (so a pipeline writes the helper module its notebook
+writes, before a later step imports it).
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ _LINE_MAGIC = re.compile(r"^(?P<indent>\s*)%(?P<name>\w+)\s*(?P<rest>.*)$")
 _CELL_MAGIC = re.compile(r"^\s*%%(?P<name>\w+)")
 _SHELL = re.compile(r"^\s*!")
 _ASSIGNED_MAGIC = re.compile(r"^\s*[\w.,\s\[\]()*]+=\s*[!%]")
+_WRITEFILE = re.compile(
+    r"^\s*%%(?:writefile|file)\s+(?P<append>(?:-a|--append)\s+)?(?P<path>\"[^\"]*\"|'[^']*'|\S+)\s*$"
+)
 _HELP = re.compile(r"^\s*(\?\??[\w.]+|[\w.]+\?\??)\s*$")
 
 
@@ -34,6 +40,7 @@ class MaskedCode:
     shell_lines: tuple[int, ...] = ()  # 1-based lines with `!cmd`, `x = !cmd`, `%pip` ...
     foreign_magic: str | None = None  # `%%bash`, `%%html`...: the whole cell is not Python
     magic_lines: tuple[int, ...] = ()  # 1-based lines of removed magics (for the build listing)
+    written_file: str | None = None  # `%%writefile PATH`: the file the cell writes
 
 
 @lru_cache(maxsize=4096)
@@ -61,6 +68,9 @@ def mask_magics(source: str) -> MaskedCode:
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first is not None:
         cell_magic = _CELL_MAGIC.match(lines[first])
+        writefile = _WRITEFILE.match(lines[first])
+        if writefile:
+            return _writefile(lines, first, writefile)
         if cell_magic:
             name = cell_magic.group("name")
             if name not in PYTHON_CELL_MAGICS:
@@ -96,6 +106,23 @@ def mask_magics(source: str) -> MaskedCode:
             lines[i] = filler
             magics.append(i + 1)
     return MaskedCode("\n".join(lines), tuple(shell), None, tuple(magics))
+
+
+def _writefile(lines: list[str], first: int, match: re.Match[str]) -> MaskedCode:
+    """``%%writefile [-a] PATH`` as one line of Python on the magic's line, the body's lines blank."""
+    path = match.group("path")
+    if path[:1] in "'\"" and path[-1:] == path[:1]:
+        path = path[1:-1]
+    body = "\n".join(lines[first + 1 :])
+    body += "" if body.endswith("\n") else "\n"  # IPython hands the magic the cell with its newline
+    mode = "a" if match.group("append") else "w"
+    statement = (
+        f'with open({path!r}, {mode!r}, encoding="utf-8") as _nb2prod_file: '
+        f"_nb2prod_file.write({body!r})"
+    )
+    code = [""] * len(lines)
+    code[first] = statement
+    return MaskedCode("\n".join(code), magic_lines=(first + 1,), written_file=path)
 
 
 def _triple_quote_state(line: str, state: str | None) -> str | None:

@@ -273,6 +273,7 @@ def build_manifest(
                 "outputs": list(s.outputs),
                 "after": list(s.after),
                 "depends_on": list(s.depends_on),
+                **({"writes": list(s.files_written)} if s.files_written else {}),
             }
             for s in plan.steps
         },

@@ -245,3 +245,27 @@ def test_injected_values_become_the_parameters_defaults_and_the_manifest_says_so
     manifest = json.loads((root / "gen" / name / "v1" / "manifest.json").read_text())
     assert manifest["parameters"]["scale"] == {"default": 3, "type": "int", "injected": True}
     assert run_pipeline(root, name, root)["out"] == "raw.csv:3:out.ipynb"
+
+
+def test_a_writefile_cell_in_a_step_writes_the_module_the_next_step_imports(tmp_path):
+    path = copied(tmp_path, "writefile_step.ipynb")
+    plan = plan_of(path)
+    assert "%%" not in plan.steps[0].code and "helpers_nb" not in plan.header
+    root, name = built(path)
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    assert run_pipeline(root, name, fresh)["r"] == 5
+    assert (fresh / "helpers_nb.py").read_text() == "def score():\n    return 5\n"
+
+
+def test_files_a_step_writes_are_its_outputs_in_the_manifest(tmp_path):
+    path = copied(tmp_path, "file_handoff/file_handoff.ipynb")
+    root, name = built(path)
+    manifest = json.loads((root / "gen" / name / "v1" / "manifest.json").read_text())
+    assert manifest["steps"]["prepare"]["writes"] == ["work/clean_2024.csv"]
+    assert "writes" not in manifest["steps"]["train"]
+
+
+def test_a_step_importing_a_module_another_step_writes_runs_after_it(tmp_path):
+    plan = plan_of(copied(tmp_path, "writefile_step.ipynb"))
+    assert {s.name: s for s in plan.steps}["use"].depends_on == ("write",)
