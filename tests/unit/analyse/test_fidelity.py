@@ -269,3 +269,39 @@ def test_files_a_step_writes_are_its_outputs_in_the_manifest(tmp_path):
 def test_a_step_importing_a_module_another_step_writes_runs_after_it(tmp_path):
     plan = plan_of(copied(tmp_path, "writefile_step.ipynb"))
     assert {s.name: s for s in plan.steps}["use"].depends_on == ("write",)
+
+
+def test_a_global_function_used_by_module_level_code_is_refused(tmp_path):
+    with pytest.raises(AnalysisError) as err:
+        analyse(load_notebook(write_notebook(tmp_path, [
+            ("def bump():\n    global total\n    total += 1\n\n\ndef twice():\n    bump()\n    bump()",
+             ["functions"]),
+            ("total = 0\ntwice()", ["step:s", "parity:total"]),
+        ]), root=tmp_path))
+    text = str(err.value)
+    assert "'bump' (cell 0)" in text and "global 'total'" in text and "functions cell" in text
+
+
+def test_a_global_parameter_becomes_the_steps_own(tmp_path):
+    path = write_notebook(tmp_path, [
+        ("alpha = 1", ["parameters"]),
+        ("def bump():\n    global alpha\n    alpha = alpha + 1\n\n\nbump()\nout = alpha", ["step:s", "parity:out"]),
+    ])
+    plan = analyse(load_notebook(path, root=tmp_path))
+    assert plan.steps[0].inputs == ("alpha",)
+    root, name = built(path)
+    assert run_pipeline(root, name, root)["out"] == 2
+
+
+def test_an_import_after_sys_path_changes_stays_in_its_step(tmp_path):
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "mylib_nb.py").write_text("VALUE = 7\n")
+    path = write_notebook(tmp_path, [
+        ('import sys\nsys.path.insert(0, "lib")', ["step:setup"]),
+        ("import mylib_nb\nimport json\nout = mylib_nb.VALUE", ["step:use", "parity:out"]),
+    ])
+    plan = analyse(load_notebook(path, root=tmp_path))
+    assert plan.header.splitlines() == ["import sys", "import json"]
+    assert "import mylib_nb" in plan.steps[1].code
+    root, name = built(path)
+    assert run_pipeline(root, name, root)["out"] == 7
