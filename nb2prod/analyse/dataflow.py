@@ -46,6 +46,7 @@ class CellCode:
     hoist_candidates: list[ast.stmt] = field(default_factory=list)  # a step's top-level imports
     hoisted_ids: set[int] = field(default_factory=set)  # id() of the statements in `hoisted`
     writes_file: str | None = None  # `%%writefile PATH`: the file the cell writes
+    lent_writes: list[tuple[int, str]] = field(default_factory=list)  # skipped module writes it needs
 
     def is_hoisted(self, stmt: ast.stmt) -> bool:
         return id(stmt) in self.hoisted_ids

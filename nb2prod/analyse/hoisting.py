@@ -5,6 +5,8 @@ A step's top-level import moves only when no earlier exported cell binds the sam
 earlier cell could change what it imports: one that writes the module (``%%writefile helpers.py``,
 a step's ``open("helpers.py", "w")``) or changes ``sys.path`` or the working folder. Otherwise the
 import stays where it stands, a statement of its step, and the module still imports in a fresh folder.
+When the module is one a skipped cell writes (``%%writefile helpers.py`` tagged ``skip``), the step
+that imports it writes it first, as the notebook did before the import ran.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from nb2prod.analyse.names import statement_events
 def decide_hoisting(parsed: list[CellCode], defaults: dict[str, object]) -> frozenset[str]:
     """Move each step's top-level import to the header when that keeps its meaning (the module
     docstring says when); return the local modules some cell writes."""
-    written: set[str] = set()
+    written: dict[str, CellCode] = {}  # file -> the latest cell that writes it
     wanted = {
         e.name for p in parsed for stmt in p.hoist_candidates for e in statement_events(stmt)
         if e.kind == "write"
@@ -40,7 +42,7 @@ def decide_hoisting(parsed: list[CellCode], defaults: dict[str, object]) -> froz
     track_files = any(_is_local(_imported_top(s)) for s in imports)
     for p in parsed:
         if p.writes_file:
-            written.add(p.writes_file)
+            written[p.writes_file] = p
         if p.tree is None:
             continue
         exported = p.role in ("step", "parameters", *MODULE_ROLES)
@@ -55,7 +57,11 @@ def decide_hoisting(parsed: list[CellCode], defaults: dict[str, object]) -> froz
                 keys = _import_keys(stmt)
                 top = _imported_top(stmt)
                 clash = any(bound.get(name, key) != key for name, key in keys.items())
-                changed = _is_local(top) and (path_changed or any(_is_module_file(w, top) for w in written))
+                writer = next((written[w] for w in reversed(written) if _is_module_file(w, top)), None)
+                changed = _is_local(top) and (path_changed or writer is not None)
+                if writer is not None and writer.role in ("skip", "unexported") and writer.writes_file:
+                    if (writer.cell.index, writer.code.strip()) not in p.lent_writes:
+                        p.lent_writes.append((writer.cell.index, writer.code.strip()))
                 if not clash and not changed:
                     p.hoisted.append(ast.get_source_segment(p.code, stmt) or ast.unparse(stmt))
                     p.hoisted_ids.add(id(stmt))
@@ -64,7 +70,7 @@ def decide_hoisting(parsed: list[CellCode], defaults: dict[str, object]) -> froz
                 continue
             if p.role != "parameters" and track_files:
                 if files:
-                    written.update(path for _, path, _ in paths.files(stmt)[1])
+                    written.update((path, p) for _, path, _ in paths.files(stmt)[1])
                 paths.learn(stmt)
                 path_changed = path_changed or _changes_import_path(stmt)
             if binds:

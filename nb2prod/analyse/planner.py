@@ -58,6 +58,11 @@ def analyse(nb: SourceNotebook) -> Plan:
     written_modules = decide_hoisting(parsed, defaults)
     flow = DataFlow(nb, parsed, defaults, written_modules)
     flow.replay()
+    flow.warnings += [
+        f"{nb.display_path}, cell {k}: this cell is not exported but writes the module cell "
+        f"{p.cell.index} (step {p.step!r}) imports; the step writes it too, before the import."
+        for p in parsed for k, _ in p.lent_writes
+    ]
     order = run_order(nb, flow)
     steps = _steps(flow, parsed, order)
     modules = _imported_modules(parsed)
@@ -278,7 +283,9 @@ def _steps(flow: DataFlow, parsed: list[CellCode], order: list[str]) -> tuple[St
             function += "_step"
         used.add(function)
         code = "\n\n".join(
-            f"# cell {p.cell.index}\n{kept}"
+            "".join(f"# cell {k} (not exported): the module cell {p.cell.index} imports\n{w}\n\n"
+                    for k, w in p.lent_writes)
+            + f"# cell {p.cell.index}\n{kept}"
             for p in by_step.get(name, [])
             if (kept := _kept_code(p, nonlocal_lines(flow, p)))
         )

@@ -109,19 +109,19 @@ def mask_magics(source: str) -> MaskedCode:
 
 
 def _writefile(lines: list[str], first: int, match: re.Match[str]) -> MaskedCode:
-    """``%%writefile [-a] PATH`` as one line of Python on the magic's line, the body's lines blank."""
+    """``%%writefile [-a] PATH`` as the Python that writes the cell's body to PATH, on the same lines."""
     path = match.group("path")
     if path[:1] in "'\"" and path[-1:] == path[:1]:
         path = path[1:-1]
     body = "\n".join(lines[first + 1 :])
     body += "" if body.endswith("\n") else "\n"  # IPython hands the magic the cell with its newline
     mode = "a" if match.group("append") else "w"
-    statement = (
-        f'with open({path!r}, {mode!r}, encoding="utf-8") as _nb2prod_file: '
-        f"_nb2prod_file.write({body!r})"
-    )
-    code = [""] * len(lines)
-    code[first] = statement
+    head = f'with open({path!r}, {mode!r}, encoding="utf-8") as _nb2prod_file: _nb2prod_file.write('
+    code = [""] * first
+    if "\\" in body or "'''" in body:  # not verbatim in a triple-quoted string: one line instead
+        code += [f"{head}{body!r})"] + [""] * (len(lines) - first - 1)
+    else:  # the body verbatim on its own lines: it reads like the module, and line numbers stay
+        code.append(f"{head}'''\\\n{body}''')")
     return MaskedCode("\n".join(code), magic_lines=(first + 1,), written_file=path)
 
 

@@ -107,10 +107,13 @@ def test_an_import_of_a_module_a_skipped_cell_writes_keeps_the_module_importable
     path = copied(tmp_path, "written_module.ipynb")
     plan = plan_of(path)
     assert "made_here" not in plan.header
+    assert any("cell 0" in w and "writes the module" in w for w in plan.warnings)
     root, name = built(path)
     fresh = tmp_path / "fresh"
     fresh.mkdir()
     assert run_pipeline(root, name, fresh, call=False) == {}  # `import gen.x` works anywhere
+    assert run_pipeline(root, name, fresh)["r"] == 3  # and run() writes the module it imports
+    assert (fresh / "made_here.py").read_text() == "def score():\n    return 3\n"
 
 
 def test_a_module_a_step_writes_is_imported_by_the_later_step_in_a_fresh_folder(tmp_path):
@@ -305,3 +308,16 @@ def test_an_import_after_sys_path_changes_stays_in_its_step(tmp_path):
     assert "import mylib_nb" in plan.steps[1].code
     root, name = built(path)
     assert run_pipeline(root, name, root)["out"] == 7
+
+
+@pytest.mark.parametrize("body", ['def f():\n    return 1', 'PATTERN = r"\\d+"\nQUOTE = \'\'\'x\'\'\'', "a: 1\nb: [2, 3]"])
+def test_writefile_becomes_python_that_writes_the_same_text_on_the_same_lines(tmp_path, body):
+    from nb2prod.read.magics import mask_magics
+
+    target = tmp_path / "out.txt"
+    masked = mask_magics(f"%%writefile -a {target}\n{body}")
+    assert masked.written_file == str(target) and masked.foreign_magic is None
+    assert len(masked.code.splitlines()) >= len(body.splitlines())
+    target.write_text("old\n")
+    exec(compile(masked.code, "<cell>", "exec"), {})
+    assert target.read_text() == f"old\n{body}\n"
