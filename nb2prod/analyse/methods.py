@@ -34,6 +34,16 @@ NON_MUTATING: dict[str, frozenset[str]] = {
         "first", "last", "size", "to_string", "dot", "prod", "sem", "skew", "kurt", "combine_first",
         "align", "truncate", "convert_dtypes", "infer_objects", "keys",
     }),
+    "pandas plotting (draws the object, leaves it as it was)": frozenset({"plot", "hist", "boxplot"}),
+    "writing an object out (pandas, polars, LightGBM, XGBoost, matplotlib figures)": frozenset({
+        "to_csv", "to_parquet", "to_json", "to_pickle", "to_excel", "to_feather", "to_hdf",
+        "to_markdown", "to_latex", "to_html", "write_csv", "write_parquet", "write_json",
+        "save_model", "dump_model", "savefig",
+    }),
+    "statsmodels and LightGBM results": frozenset({
+        "summary", "forecast", "get_forecast", "conf_int", "feature_importance", "feature_name",
+        "current_iteration", "num_trees", "get_prediction",
+    }),
     "numpy (ndarray methods that return a new array or a value)": frozenset({
         "reshape", "flatten", "ravel", "tolist", "argmax", "argmin", "argsort", "nonzero", "item",
         "cumsum", "mean", "std", "sum", "trace", "conj", "view", "swapaxes", "searchsorted",

@@ -47,7 +47,7 @@ class Plan:
 
     notebook: SourceNotebook
     name: str  # module name under generated/
-    header: str  # imports: from `imports` cells and imports hoisted out of steps
+    header: str  # imports: `imports` cells, imports hoisted out of steps, imports lent by hidden cells
     functions: str  # `functions` cells, verbatim apart from masked magics
     parameters: tuple[Parameter, ...]
     steps: tuple[Step, ...]  # in run order

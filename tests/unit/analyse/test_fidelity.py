@@ -321,3 +321,13 @@ def test_writefile_becomes_python_that_writes_the_same_text_on_the_same_lines(tm
     target.write_text("old\n")
     exec(compile(masked.code, "<cell>", "exec"), {})
     assert target.read_text() == f"old\n{body}\n"
+
+
+def test_writing_or_plotting_an_object_does_not_change_it(tmp_path):
+    steps = {s.name: s for s in analyse(load_notebook(write_notebook(tmp_path, [
+        ("import pandas as pd\ndf = pd.DataFrame({'a': [1]})", ["step:make"]),
+        ("df.to_csv('a.csv')\ndf.plot()\nsummary = df.describe()", ["step:save"]),
+        ("out = (len(df), summary)", ["step:use", "parity:out"]),
+    ]), root=tmp_path)).steps}
+    assert steps["save"].outputs == ("summary",) and steps["use"].inputs == ("df", "summary")
+    assert steps["save"].files_written == ("a.csv",)
