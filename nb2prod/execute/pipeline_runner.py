@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from nb2prod.errors import ExecutionError
+    from nb2prod.execute.workdir import WorkDir
     from nb2prod.execute.zygote import Zygote, ZygoteChild
 
 EXIT_RAISED = 3
@@ -147,11 +148,13 @@ def start_pipeline(
     capture_path: Path,
     timeout: float | None = None,
     seed: int | None = None,
+    workdir: WorkDir | None = None,
 ) -> PipelineProcess:
     """Start ``module.run(**params)`` in a fresh interpreter with package_dir's parent on sys.path.
 
     Parameters travel in a pickle in a private directory, never on the command line; the child's
     output goes to a log there rather than through pipes nobody reads while the notebook runs.
+    With ``workdir`` the process runs in that mirror of ``cwd`` and its writes stay there.
     """
     import subprocess
     import tempfile
@@ -159,13 +162,16 @@ def start_pipeline(
     package_dir = Path(package_dir).resolve()
     capture_path = Path(capture_path).resolve()
     capture_path.unlink(missing_ok=True)  # a stale result must not pass for this run's
-    workdir = Path(tempfile.mkdtemp(prefix="nb2prod-pipeline-"))
+    own, workdir = workdir, Path(tempfile.mkdtemp(prefix="nb2prod-pipeline-"))
     params_file = workdir / "params.pkl"
     _write_private(str(params_file), pickle.dumps(dict(params), protocol=5))
     root = str(package_dir.parent)
     argv = [sys.executable, "-m", "nb2prod.execute.pipeline_runner", "--root", root, "--module", module]
     argv += ["--params", str(params_file), "--out", str(capture_path)]
     argv += ["--error", str(workdir / "error.json")]
+    if own is not None:
+        argv += ["--cow-root", str(own.root), "--cow-origin", str(own.origin)]
+        cwd = own.root
     env = dict(os.environ)
     if seed is not None:
         argv += ["--seed", str(seed)]
@@ -247,10 +253,12 @@ def run_pipeline(
     capture_path: Path,
     timeout: float | None = None,
     seed: int | None = None,
+    workdir: WorkDir | None = None,
 ) -> dict[str, Any]:
     """:func:`start_pipeline`, then wait for it."""
     with start_pipeline(
-        package_dir, module, params, cwd=cwd, capture_path=capture_path, timeout=timeout, seed=seed
+        package_dir, module, params, cwd=cwd, capture_path=capture_path, timeout=timeout, seed=seed,
+        workdir=workdir,
     ) as proc:
         return proc.wait()
 
@@ -308,6 +316,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="where the returned dict is pickled")
     parser.add_argument("--error", required=True, help="where a failure is described as JSON")
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--cow-root", default=None, help="this run's mirror of the notebook folder")
+    parser.add_argument("--cow-origin", default=None, help="the folder it mirrors")
     args = parser.parse_args(argv)
 
     def fail(exc: BaseException, phase: str) -> int:
@@ -318,6 +328,10 @@ def main(argv: list[str] | None = None) -> int:
     with open(args.params, "rb") as fh:
         params = pickle.load(fh)
     sys.path.insert(0, args.root)
+    if args.cow_root and args.cow_origin:
+        from nb2prod.execute._cow import install  # standard library only
+
+        install(args.cow_root, args.cow_origin)
     if args.seed is not None:
         _seed(args.seed)
     module_file: str | None = None

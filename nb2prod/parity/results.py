@@ -100,6 +100,8 @@ class CaseResult:
     moved: list[Mismatch] = field(default_factory=list)  # targets that differ between the two runs
     rerun_evidence: str | None = None  # the second executed notebook
     hints: list[RandomnessHint] = field(default_factory=list)  # unseeded randomness, after a re-run
+    # The files each side wrote into its own working folder, kept as <evidence>-files/<side>/.
+    written_files: str | None = None
 
     @property
     def status(self) -> CaseStatus:
