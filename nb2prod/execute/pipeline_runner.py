@@ -73,8 +73,7 @@ class PipelineProcess:
             log = self.workdir / "output.log"
             self.output = log.read_text(errors="replace") if log.is_file() else ""
             if code == 0:
-                with self.capture_path.open("rb") as fh:
-                    return pickle.load(fh)
+                return read_result(self.capture_path)
             error = self.workdir / "error.json"
             if code == EXIT_RAISED and error.is_file():
                 raise _raised(json.loads(error.read_text()), self.pipeline_path)
@@ -347,14 +346,74 @@ def main(argv: list[str] | None = None) -> int:
         return fail(exc, "run")
     if not isinstance(result, dict):
         return fail(TypeError(f"run() returned {type(result).__name__}, not a dict"), "result")
-    try:  # streamed into the file: a large result is never held twice in memory
-        fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            pickle.dump(result, fh, protocol=5)
+    try:
+        write_result(args.out, result)
     except Exception as exc:
         Path(args.out).unlink(missing_ok=True)
         return fail(exc, "result")
     return 0
+
+
+@dataclass(frozen=True)
+class Uncaptured:
+    """Stands in for a value that could not cross the process boundary (it does not pickle, or
+    not unpickle here); parity reports ``reason`` for that target instead of failing the case."""
+
+    reason: str
+
+
+_MAGIC = b"NB2PROD-RESULT-1\n"
+_LENGTH = 8
+
+
+def write_result(path: str, result: dict[str, Any]) -> None:
+    """Each value streamed as its own record (length, key, value pickles): a large value is never
+    held twice in memory, and one that does not pickle becomes an :class:`Uncaptured` alone."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(_MAGIC)
+        for key, value in result.items():
+            start = fh.tell()
+            fh.write(bytes(_LENGTH))
+            pickle.dump(str(key), fh, protocol=5)
+            try:
+                fh.write(b"V")
+                pickle.dump(value, fh, protocol=5)
+            except Exception as exc:  # noqa: BLE001 - a lambda, a generator, an open file, ...
+                fh.seek(start + _LENGTH)
+                fh.truncate()
+                pickle.dump(str(key), fh, protocol=5)
+                fh.write(b"U")  # the reason, not a marker object: this module may be __main__ here
+                pickle.dump(f"the pipeline's value does not pickle ({type(exc).__name__}: {exc})", fh)
+            end = fh.tell()
+            fh.seek(start)
+            fh.write((end - start - _LENGTH).to_bytes(_LENGTH, "little"))
+            fh.seek(end)
+
+
+def read_result(path: Path) -> dict[str, Any]:
+    """What :func:`write_result` wrote; a value that does not unpickle here becomes Uncaptured."""
+    result: dict[str, Any] = {}
+    with open(path, "rb") as fh:
+        if fh.read(len(_MAGIC)) != _MAGIC:
+            raise ValueError(f"{path} is not a pipeline result")
+        while header := fh.read(_LENGTH):
+            length = int.from_bytes(header, "little")
+            start = fh.tell()
+            key = pickle.load(fh)
+            try:
+                if fh.read(1) == b"U":
+                    result[key] = Uncaptured(pickle.load(fh))
+                else:
+                    result[key] = pickle.load(fh)
+            except Exception as exc:  # noqa: BLE001 - a class this process cannot import, ...
+                result[key] = Uncaptured(
+                    f"the pipeline's value does not unpickle in nb2prod's process "
+                    f"({type(exc).__name__}: {exc}); classes defined in the notebook or the "
+                    "pipeline itself cannot be compared outside it"
+                )
+            fh.seek(start + length)
+    return result
 
 
 if __name__ == "__main__":

@@ -239,7 +239,13 @@ def files_evidence(evidence: Path) -> Path:
 
 def _comparable_failure(case: CaseResult, first: dict[str, Any], produced: dict[str, Any]) -> bool:
     """A target both sides defined differs: a second notebook run can tell code from chance."""
-    return any(t.name in first and t.name in produced for t in case.failures)
+    from nb2prod.execute.pipeline_runner import Uncaptured
+
+    return any(
+        t.name in first and t.name in produced
+        and not isinstance(first[t.name], Uncaptured) and not isinstance(produced[t.name], Uncaptured)
+        for t in case.failures
+    )
 
 
 def _compare_target(
@@ -262,6 +268,17 @@ def _compare_target(
             Mismatch(target.name, f"not defined in the {' or the '.join(missing)} after cell {target.cell}"),
         )
     a, b = notebook_values[target.name], pipeline_values[target.name]
+    from nb2prod.execute.pipeline_runner import Uncaptured
+
+    lost = [v.reason for v in (a, b) if isinstance(v, Uncaptured)]
+    if lost:
+        fix = "; make the target a value that pickles (numbers, arrays, frames, fitted models)"
+        return TargetResult(
+            target.name,
+            target.kind,  # type: ignore[arg-type]
+            target.cell,
+            Mismatch(target.name, f"cannot be compared: {'; '.join(lost)}{fix}"),
+        )
     return TargetResult(
         target.name,
         target.kind,  # type: ignore[arg-type]
