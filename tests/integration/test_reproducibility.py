@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -102,6 +103,11 @@ def test_unseeded_forest_is_not_reproducible_and_points_at_the_lines(built, tmp_
 
     failure = ET.parse(xml).getroot().find(".//testcase[@name='defaults::proba']/failure")
     assert failure is not None and failure.get("type") == "NotReproducible"
+    # one verdict per target: whatever accuracy did by chance, the console and JUnit agree on it
+    accuracy = ET.parse(xml).getroot().find(".//testcase[@name='defaults::accuracy']/failure")
+    word = "passed" if accuracy is None else "NOT REPRODUCIBLE"
+    assert re.search(rf"accuracy\s*│\s*metric\s*│\s*{word}", result.stdout), result.stdout
+    assert accuracy is None or accuracy.get("type") == "NotReproducible"
     assert failure.get("message", "").startswith("proba: moved between two notebook runs")
     assert "cell 4, line 1" in (failure.text or "") and "random_state=0" in (failure.text or "")
     summary = md.read_text()
