@@ -88,19 +88,14 @@ def _hidden_cell(source: str, tag: str, key: str) -> NotebookNode:
 
 
 def _seed_source(seed: int) -> str:
-    return f"""\
-# nb2prod: --seed {seed} (hidden; removed from the executed notebook)
-def _nb2prod_seed(seed):
-    import random
-    random.seed(seed)
-    try:
-        import numpy
-    except ImportError:
-        return
-    numpy.random.seed(seed)
-_nb2prod_seed({seed})
-del _nb2prod_seed
-"""
+    """A hidden first cell: ``nb2prod.execute._seeding`` run in a namespace of its own."""
+    code = (Path(__file__).with_name("_seeding.py")).read_text(encoding="utf-8")
+    return (
+        f"# nb2prod: --seed {seed} (hidden; removed from the executed notebook)\n"
+        f"exec(compile({code!r}, 'nb2prod-seed', 'exec'), _nb2prod_ns := {{}})\n"
+        f"_nb2prod_ns['seed_everything']({seed})\n"
+        "del _nb2prod_ns\n"
+    )
 
 
 def _prepare(

@@ -275,14 +275,9 @@ def _write_private(path: str, data: bytes) -> None:
 
 def _seed(seed: int) -> None:
     """Seed what the notebook's hidden seed cell seeds (PYTHONHASHSEED came through the env)."""
-    import random
+    from nb2prod.execute._seeding import seed_everything  # standard library only
 
-    random.seed(seed)
-    try:
-        import numpy
-    except ImportError:
-        return
-    numpy.random.seed(seed)
+    seed_everything(seed)
 
 
 def _describe(exc: BaseException, phase: str, module_file: str | None) -> dict[str, Any]:
