@@ -7,8 +7,9 @@ depend on timing. So each side runs in a folder of its own that mirrors the note
 
 - directories are real directories, files are symbolic links to the originals, so every relative
   read (``pd.read_csv("data/x.csv")``, ``import helpers``) sees the notebook folder's files as before;
-  past :data:`EAGER_ENTRIES` entries, and for hidden folders (``.git``, ``.venv``) and
-  ``__pycache__``, a whole directory is one link, expanded when something writes inside it;
+  a sub-folder that would take the mirror past :data:`EAGER_ENTRIES` entries (a data set of
+  thousands of files), a hidden folder (``.git``, ``.venv``) and ``__pycache__`` are one link each,
+  expanded by the hook when Python code writes inside them;
 - a new file lands in the side's own folder; before a side writes to, removes or renames a linked
   file, the audit hook of ``nb2prod.execute._cow`` (installed in the kernel and in the pipeline
   process) swaps the link for a private copy, so the originals are never modified;
@@ -27,7 +28,7 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-EAGER_ENTRIES = 2000  # entries mirrored up front; deeper directories are linked whole
+EAGER_ENTRIES = 500  # entries of sub-folders mirrored up front; bigger folders are linked whole
 _ENV_SWITCH = "NB2PROD_ISOLATE"
 _NEVER_EXPAND = frozenset({"__pycache__", "node_modules", "site-packages"})
 
@@ -65,6 +66,7 @@ def mirror(origin: Path, *, parent: Path | None = None, label: str = "side",
     origin = Path(origin).resolve()
     root = Path(tempfile.mkdtemp(prefix=f"nb2prod-{label}-", dir=parent)).resolve()
     skip = {p.resolve() for p in exclude} | {root}
+    inside = {p for s in skip for p in s.parents}  # folders that hold an excluded one
     budget = EAGER_ENTRIES
     queue: deque[tuple[Path, Path]] = deque([(origin, root)])
     while queue:
@@ -75,22 +77,33 @@ def mirror(origin: Path, *, parent: Path | None = None, label: str = "side",
             continue
         for entry in entries:
             path = Path(entry.path)
-            if path in skip or any(path in s.parents for s in skip):
+            if path in skip:
                 continue
             link = target / entry.name
-            expand = (
-                budget > 0
-                and entry.is_dir(follow_symlinks=False)
-                and not entry.name.startswith(".")
-                and entry.name not in _NEVER_EXPAND
-            )
-            budget -= 1
-            if expand:
+            size = _expandable(entry, budget) if path not in inside else 0
+            if size is None:
+                os.symlink(path, link)
+            else:
+                budget -= size
                 link.mkdir()
                 queue.append((path, link))
-            else:
-                os.symlink(path, link)
     return WorkDir(root, origin)
+
+
+def _expandable(entry: os.DirEntry[str], budget: int) -> int | None:
+    """How many entries mirroring this directory entry by entry costs, or None to link it whole:
+    a file, a hidden or tool folder, or one too big for what is left of the budget (a data set of
+    thousands of files is read, not written; a write into it expands it then, in the hook)."""
+    if not entry.is_dir(follow_symlinks=False) or entry.name.startswith("."):
+        return None
+    if entry.name in _NEVER_EXPAND:
+        return None
+    try:
+        with os.scandir(entry.path) as listing:
+            size = sum(1 for _ in listing)
+    except OSError:
+        return None
+    return size if size <= budget else None
 
 
 def collect(work: WorkDir, dest: Path) -> list[str]:
