@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python bench
 from benchmarks import workloads  # noqa: E402
 from benchmarks.timing import BenchmarkError, Figure, format_table  # noqa: E402
 
-GROUPS = ("startup", "build", "parity", "many", "compare", "memory")
+GROUPS = ("startup", "build", "parity", "isolation", "many", "compare", "memory")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
             if "parity" in only:
                 say("parity overhead ...")
                 figures.append(workloads.parity_one(project, repeat, args.notebook))
+            if "isolation" in only:
+                say("working folders ...")
+                figures.append(workloads.isolation(project, repeat, args.notebook))
             if "many" in only:
                 say("parameter sets ...")
                 figures.append(workloads.parity_many(project, repeat, args.notebook, args.jobs))

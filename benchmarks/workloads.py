@@ -141,6 +141,44 @@ def parity_one(project: Project, repeat: int, notebook: str) -> Figure:
     return interleave(figure, lambda: project.run([*NB2PROD, "test", path]), bare, repeat)
 
 
+def isolation(project: Project, repeat: int, notebook: str, files: int = 1000) -> Figure:
+    """`nb2prod test` with each side in a mirror of the notebook's folder, against both sides in the
+    folder itself (``NB2PROD_ISOLATE=0``); the folder holds ``files`` small files and 64 MiB of data,
+    as a notebook folder with a data set and old outputs does."""
+    from nb2prod.execute.workdir import discard, mirror
+
+    path = f"notebooks/{notebook}.ipynb"
+    data = project.root / "notebooks" / "bench_data"
+    data.mkdir()
+    for i in range(files):
+        (data / f"part-{i:04d}.csv").write_text(f"x\n{i}\n", encoding="utf-8")
+    (data / "big.bin").write_bytes(os.urandom(64 << 20))
+    shared = {**project.env, "NB2PROD_ISOLATE": "0"}
+    figure = Figure(
+        f"isolation: `nb2prod test` of {notebook}, each side in its own mirror of a folder of "
+        f"{files:,} small files and 64 MiB / both sides in the folder itself",
+        target=1.1,
+    )
+    try:
+        project.run([*NB2PROD, "test", path])  # untimed: bytecode
+        interleave(
+            figure,
+            lambda: project.run([*NB2PROD, "test", path]),
+            lambda: run_command([*NB2PROD, "test", path], cwd=project.root, env=shared),
+            repeat,
+        )
+        costs = []
+        for _ in range(max(repeat, 3)):
+            started = time.perf_counter()
+            discard(mirror(project.root / "notebooks", parent=project.root))
+            costs.append(time.perf_counter() - started)
+        figure.note = (f"one side's mirror of that folder takes {sorted(costs)[len(costs) // 2] * 1000:.0f} ms "
+                       "(links, no copies) and is removed after the case")
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
+    return figure
+
+
 def parity_many(project: Project, repeat: int, notebook: str, jobs: int) -> Figure:
     """``len(ALPHAS)`` parameter sets with `nb2prod test -j N` against as many sequential runs."""
     path = f"notebooks/{notebook}.ipynb"

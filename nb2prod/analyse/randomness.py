@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nb2prod.analyse.bindings import Bindings, bindings, expand_kwargs
+from nb2prod.analyse.frameworks import TORCH_INPLACE_DRAWS, Framework, framework_event, framework_of
 from nb2prod.analyse.seedable import (
     draws_from_global,
     first_arg,
@@ -92,6 +94,7 @@ def randomness_hints(plan: Any) -> list[RandomnessHint]:
         except (SyntaxError, ValueError):
             continue
     imports = _import_map(trees)
+    known = bindings(list(trees.values()))
     generators = _generator_names(trees, imports)
     events: list[_Event] = []
     for index, tree in trees.items():
@@ -99,7 +102,7 @@ def randomness_hints(plan: Any) -> list[RandomnessHint]:
             # a cell the pipeline never runs only matters through the global streams: inspect only
             # callees whose modules the exported code has already loaded (no matplotlib for a plot)
             finder = _Finder(index, imports, seed_name, loaded_only=index not in exported)
-            finder.generators = generators
+            finder.generators, finder.known = generators, known
             events += finder.events(tree)
     events.sort(key=lambda e: e.at)
     return _hints(nb.display_path, events, exported)
@@ -191,7 +194,7 @@ def _hints(path: str, events: list[_Event], exported: set[int]) -> list[Randomne
         before = pending.pop(e.stream, None) if e.scope is None else None
         if before is not None and before.cell not in reported_order:
             reported_order.add(before.cell)
-            module = "numpy.random" if e.stream == "numpy" else "random"
+            module = _STREAM_NAMES.get(e.stream, e.stream)
             hints.append(
                 RandomnessHint(
                     path, before.cell, before.line, before.call,
@@ -205,6 +208,10 @@ def _hints(path: str, events: list[_Event], exported: set[int]) -> list[Randomne
                 )
             )
     return hints
+
+
+_STREAM_NAMES = {"numpy": "numpy.random", "random": "random", "torch": "torch",
+                 "tensorflow": "TensorFlow"}
 
 
 def _hint(path: str, e: _Event, *, seed_fixes: bool) -> RandomnessHint:
@@ -257,6 +264,7 @@ class _Finder(ast.NodeVisitor):
         self.cell = cell
         self.loaded_only = loaded_only
         self.generators: frozenset[str] = frozenset()
+        self.known = Bindings()
         self.imports = imports
         self.value = seed_name or "0"
         self.scope: int | None = None
@@ -280,6 +288,10 @@ class _Finder(ast.NodeVisitor):
             event = self._classify(node, qualified)
         elif isinstance(node.func, ast.Attribute) and node.func.attr == "sample":
             event = self._sample(node)
+        elif (isinstance(node.func, ast.Attribute) and node.func.attr in TORCH_INPLACE_DRAWS
+              and "torch" in {v.split(".")[0] for v in self.imports.values()}
+              and not any(k.arg == "generator" for k in node.keywords)):
+            event = self._framework(node, "draw", framework_of("torch"))  # type: ignore[arg-type]
         else:
             event = None
         if event is not None:
@@ -290,23 +302,43 @@ class _Finder(ast.NodeVisitor):
         return _Event(kind, stream, self.cell, node.lineno, node.col_offset, self.scope, text, what,
                       fix)
 
-    def resolve(self, func: ast.expr) -> str | None:
+    def resolve(self, func: ast.expr, depth: int = 0) -> str | None:
+        """The dotted origin of a callee: through imports, once-bound aliases (``Cls = Forest``)
+        and ``getattr(module, "Name")`` with a literal or once-bound string name."""
         parts: list[str] = []
         while isinstance(func, ast.Attribute):
             parts.append(func.attr)
             func = func.value
-        if not isinstance(func, ast.Name) or func.id not in self.imports:
+        if depth < 5 and isinstance(func, ast.Call) and isinstance(func.func, ast.Name) \
+                and func.func.id == "getattr" and len(func.args) >= 2:
+            owner, name = self.resolve(func.args[0], depth + 1), func.args[1]
+            text = name.value if isinstance(name, ast.Constant) else (
+                self.known.constants.get(name.id) if isinstance(name, ast.Name) else None)
+            if owner is None or not isinstance(text, str) or not text.isidentifier():
+                return None
+            return ".".join([owner, text, *reversed(parts)])
+        if not isinstance(func, ast.Name):
             return None
+        if func.id not in self.imports:
+            alias = self.known.aliases.get(func.id)
+            origin = self.resolve(alias, depth + 1) if alias is not None and depth < 5 else None
+            return ".".join([origin, *reversed(parts)]) if origin else None
         return ".".join([self.imports[func.id], *reversed(parts)])
 
     def _classify(self, node: ast.Call, qualified: str) -> _Event | None:
         module, _, name = qualified.rpartition(".")
         if module in ("numpy.random", "random"):
             return self._stream_call(node, module, name, _short(node))
+        if framework_of(qualified) is not None:  # torch, TensorFlow: by table, never imported
+            found = framework_event(qualified, node)
+            return self._framework(node, *found) if found else None
         if self.loaded_only and not (is_loaded(qualified) or is_known(qualified)):
             return None
         callee = random_state_callee(qualified)
-        if callee is None or passes_random_state(node, callee) or not seed_used(node, callee):
+        if callee is None:
+            return None
+        call = expand_kwargs(node, self.known)  # `Cls(**params)` with params a dict it can read
+        if call is None or passes_random_state(call, callee) or not seed_used(call, callee):
             return None
         text, short = _short(node), _func_text(node)  # only for calls that become hints (unparse)
         return self._event(
@@ -314,6 +346,18 @@ class _Finder(ast.NodeVisitor):
             f"`{text}` draws random numbers: {short} takes random_state (default None) and the "
             "call passes none, so every run differs.",
             f"pass random_state={self.value}, e.g. `{short}(..., random_state={self.value})`.",
+        )
+
+    def _framework(self, node: ast.Call, kind: str, framework: Framework) -> _Event:
+        """A seed of, or a draw from, torch's or TensorFlow's global generator."""
+        text = _short(node)
+        if kind == "seed":
+            return self._event(node, "seed", framework.stream, text)
+        return self._event(
+            node, "draw", framework.stream, text,
+            f"`{text}` draws from {_STREAM_NAMES[framework.stream]}'s global random generator, "
+            "which nothing seeds before it.",
+            framework.fix.format(value=self.value),
         )
 
     def _stream_call(self, node: ast.Call, module: str, name: str, text: str) -> _Event | None:

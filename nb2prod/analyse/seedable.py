@@ -30,7 +30,7 @@ class Callee:
     conditions: tuple[tuple[str, str, frozenset[Any]], ...]  # (param, "in" | "not in", values)
 
 
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2  # 2: shuffle conditions, documented defaults behind deprecation sentinels
 _MISSING = object()
 
 
@@ -73,9 +73,10 @@ def _inspect_callee(qualified: str) -> tuple[Callee | None, bool]:
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name not in ("self", "cls")
     ]
     position = positional.index("random_state") if "random_state" in positional else None
-    conditions = doc_conditions(inspect.getdoc(obj) or "", set(sig.parameters))
+    doc = inspect.getdoc(obj) or ""
+    conditions = doc_conditions(doc, set(sig.parameters))
     defaults = {
-        name: sig.parameters[name].default for name, _, _ in conditions
+        name: doc_default(doc, name, sig.parameters[name].default) for name, _, _ in conditions
         if sig.parameters[name].default is not inspect.Parameter.empty
     }
     return Callee(position, defaults, tuple(positional), conditions), True
@@ -228,8 +229,39 @@ def doc_conditions(doc: str, params: set[str]) -> tuple[tuple[str, str, frozense
             found.append((m.group(1), "not in", frozenset({m.group(2) == "True"})))
         elif m := _ONLY_WHEN.match(sentence):
             found.append((m.group(1), "in", frozenset({m.group(2) == "True"})))
+    if not found and "shuffle" in params and _only_shuffles(text):
+        found.append(("shuffle", "in", frozenset({True})))  # train_test_split(..., shuffle=False)
     found = [c for c in found if c[0] in params]
     return tuple(found) if len(found) == 1 else ()  # two conditions: too clever to trust
+
+
+def _only_shuffles(text: str) -> bool:
+    """The seed's one documented use is shuffling ("Controls the shuffling applied to the data
+    before applying the split"), and the callee has a ``shuffle`` switch."""
+    first = _SENTENCE.split(text)[0].lower()
+    others = ("initiali", "bootstrap", "sampling", "weights", "feature", "noise")
+    return "shuffl" in first and not any(word in text.lower() for word in others)
+
+
+def doc_default(doc: str, name: str, default: Any) -> Any:
+    """The documented default when the signature holds a placeholder string (SVC's
+    ``probability='deprecated'`` is documented as ``default=False``)."""
+    if not isinstance(default, str):
+        return default
+    match = re.search(rf"^{re.escape(name)}\s*:[^\n]*\bdefault=([^\s,]+)", doc, re.M)
+    if not match:
+        return default
+    known, value = _literal(ast.parse(match.group(1), mode="eval").body) if _parses(match.group(1)) \
+        else (False, None)
+    return value if known and not isinstance(value, str) else default
+
+
+def _parses(text: str) -> bool:
+    try:
+        ast.parse(text, mode="eval")
+    except SyntaxError:
+        return False
+    return True
 
 
 def passes_random_state(node: ast.Call, callee: Callee) -> bool:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nb2prod.errors import ExecutionError
+from nb2prod.execute.pipeline_runner import Uncaptured
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
@@ -63,12 +64,8 @@ def load_captures(
         where = {"path": str(path), "cell": cell, "source": nb.cells[cell].source}
         if base.with_suffix(".missing").is_file():
             missing.append(var)
-        elif error.is_file():
-            raise ExecutionError(
-                f"could not capture '{var}': {error.read_text()}",
-                hint="parity and metric values must pickle (numbers, arrays, DataFrames, ...).",
-                **where,
-            )
+        elif error.is_file():  # the comparison of this target says why; the others still run
+            values[var] = Uncaptured(f"the notebook's value does not pickle ({error.read_text()})")
         elif pkl.is_file() and not pkl.is_symlink() and pkl.stat().st_uid == os.getuid():
             data = verified_pickle(pkl.read_bytes(), key)
             if data is None:
@@ -80,12 +77,12 @@ def load_captures(
                 )
             try:
                 values[var] = pickle.loads(data)
-            except Exception as exc:
-                raise ExecutionError(
-                    f"could not load the captured value of '{var}': {type(exc).__name__}: {exc}",
-                    hint="classes defined in the notebook itself cannot be unpickled outside it.",
-                    **where,
-                ) from None
+            except Exception as exc:  # noqa: BLE001
+                values[var] = Uncaptured(
+                    f"the notebook's value does not unpickle in nb2prod's process "
+                    f"({type(exc).__name__}: {exc}); classes defined in the notebook itself "
+                    "cannot be compared outside it"
+                )
         else:
             raise ExecutionError(f"'{var}' was not captured (no capture cell ran).", **where)
     return values, missing

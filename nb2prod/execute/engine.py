@@ -49,8 +49,11 @@ if TYPE_CHECKING:
     from nbformat import NotebookNode
     from rich.progress import Progress
 
+    from nb2prod.execute.workdir import WorkDir
+
 CAPTURE_TAG = "nb2prod-capture"
 SEED_TAG = "nb2prod-seed"
+WORKDIR_TAG = "nb2prod-workdir"
 PARAMETERS_TAG = "parameters"
 KALE_PARAMETERS_TAG = "pipeline-parameters"
 
@@ -85,19 +88,14 @@ def _hidden_cell(source: str, tag: str, key: str) -> NotebookNode:
 
 
 def _seed_source(seed: int) -> str:
-    return f"""\
-# nb2prod: --seed {seed} (hidden; removed from the executed notebook)
-def _nb2prod_seed(seed):
-    import random
-    random.seed(seed)
-    try:
-        import numpy
-    except ImportError:
-        return
-    numpy.random.seed(seed)
-_nb2prod_seed({seed})
-del _nb2prod_seed
-"""
+    """A hidden first cell: ``nb2prod.execute._seeding`` run in a namespace of its own."""
+    code = (Path(__file__).with_name("_seeding.py")).read_text(encoding="utf-8")
+    return (
+        f"# nb2prod: --seed {seed} (hidden; removed from the executed notebook)\n"
+        f"exec(compile({code!r}, 'nb2prod-seed', 'exec'), _nb2prod_ns := {{}})\n"
+        f"_nb2prod_ns['seed_everything']({seed})\n"
+        "del _nb2prod_ns\n"
+    )
 
 
 def _prepare(
@@ -108,6 +106,7 @@ def _prepare(
     seed: int | None,
     parameters_cell: int | None,
     key: str = "",
+    workdir: WorkDir | None = None,
 ) -> tuple[NotebookNode, list[_Slot]]:
     """Copy ``nb``; tag its parameters cell; add seed, capture and papermill's parameters cells."""
     import nbformat
@@ -140,6 +139,8 @@ def _prepare(
         cells.append(cell)
         slots[id(cell)] = slot
 
+    if workdir is not None:
+        add(_hidden_cell(workdir.hook_source(), WORKDIR_TAG, "workdir"), _Slot("workdir", None))
     if seed is not None:
         add(_hidden_cell(_seed_source(seed), SEED_TAG, "seed"), _Slot("seed", None))
     for i, cell in enumerate(work.cells):
@@ -195,6 +196,7 @@ def execute_notebook(
     progress: bool | Progress = True,
     seed: int | None = None,
     parameters_cell: int | None = None,
+    workdir: WorkDir | None = None,
 ) -> Execution:
     """Execute ``nb`` (read from ``path``) with papermill, capturing ``(cell, var)`` values.
 
@@ -202,7 +204,8 @@ def execute_notebook(
     that gets one task per notebook. ``seed`` seeds ``random`` and ``numpy.random`` in a hidden
     first cell and sets PYTHONHASHSEED in the kernel's environment. ``parameters_cell`` names the
     user's parameters cell when the caller's tag parser found one papermill would not
-    (``#| parameters``).
+    (``#| parameters``). ``workdir`` is this run's own working folder (``nb2prod.execute.workdir``):
+    the kernel starts there, with writes through its links to the notebook's folder made private.
     """
     import papermill
 
@@ -225,11 +228,14 @@ def execute_notebook(
     try:
         from nb2prod.read.notebook import display_path
 
-        run.shown, run.cwd = display_path(path), str(path.parent)
+        run.shown = display_path(path)
+        run.cwd = str(workdir.root if workdir is not None else path.parent)
         track(run)
-        work, order = _prepare(nb, params, captures, capture_root, seed, parameters_cell, key)
+        work, order = _prepare(
+            nb, params, captures, capture_root, seed, parameters_cell, key, workdir
+        )
         run.user_cell = lambda index: _user_cell(nb, order, index)[0]
-        run.hidden = {i for i, s in enumerate(order) if s.kind in ("seed", "capture")}
+        run.hidden = {i for i, s in enumerate(order) if s.kind in ("seed", "capture", "workdir")}
         if progress is True:
             own_progress = progress = _new_progress()
             own_progress.start()

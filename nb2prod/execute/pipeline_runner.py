@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from nb2prod.errors import ExecutionError
+    from nb2prod.execute.workdir import WorkDir
     from nb2prod.execute.zygote import Zygote, ZygoteChild
 
 EXIT_RAISED = 3
@@ -72,8 +73,7 @@ class PipelineProcess:
             log = self.workdir / "output.log"
             self.output = log.read_text(errors="replace") if log.is_file() else ""
             if code == 0:
-                with self.capture_path.open("rb") as fh:
-                    return pickle.load(fh)
+                return read_result(self.capture_path)
             error = self.workdir / "error.json"
             if code == EXIT_RAISED and error.is_file():
                 raise _raised(json.loads(error.read_text()), self.pipeline_path)
@@ -147,11 +147,13 @@ def start_pipeline(
     capture_path: Path,
     timeout: float | None = None,
     seed: int | None = None,
+    workdir: WorkDir | None = None,
 ) -> PipelineProcess:
     """Start ``module.run(**params)`` in a fresh interpreter with package_dir's parent on sys.path.
 
     Parameters travel in a pickle in a private directory, never on the command line; the child's
     output goes to a log there rather than through pipes nobody reads while the notebook runs.
+    With ``workdir`` the process runs in that mirror of ``cwd`` and its writes stay there.
     """
     import subprocess
     import tempfile
@@ -159,13 +161,16 @@ def start_pipeline(
     package_dir = Path(package_dir).resolve()
     capture_path = Path(capture_path).resolve()
     capture_path.unlink(missing_ok=True)  # a stale result must not pass for this run's
-    workdir = Path(tempfile.mkdtemp(prefix="nb2prod-pipeline-"))
+    own, workdir = workdir, Path(tempfile.mkdtemp(prefix="nb2prod-pipeline-"))
     params_file = workdir / "params.pkl"
     _write_private(str(params_file), pickle.dumps(dict(params), protocol=5))
     root = str(package_dir.parent)
     argv = [sys.executable, "-m", "nb2prod.execute.pipeline_runner", "--root", root, "--module", module]
     argv += ["--params", str(params_file), "--out", str(capture_path)]
     argv += ["--error", str(workdir / "error.json")]
+    if own is not None:
+        argv += ["--cow-root", str(own.root), "--cow-origin", str(own.origin)]
+        cwd = own.root
     env = dict(os.environ)
     if seed is not None:
         argv += ["--seed", str(seed)]
@@ -247,10 +252,12 @@ def run_pipeline(
     capture_path: Path,
     timeout: float | None = None,
     seed: int | None = None,
+    workdir: WorkDir | None = None,
 ) -> dict[str, Any]:
     """:func:`start_pipeline`, then wait for it."""
     with start_pipeline(
-        package_dir, module, params, cwd=cwd, capture_path=capture_path, timeout=timeout, seed=seed
+        package_dir, module, params, cwd=cwd, capture_path=capture_path, timeout=timeout, seed=seed,
+        workdir=workdir,
     ) as proc:
         return proc.wait()
 
@@ -268,14 +275,9 @@ def _write_private(path: str, data: bytes) -> None:
 
 def _seed(seed: int) -> None:
     """Seed what the notebook's hidden seed cell seeds (PYTHONHASHSEED came through the env)."""
-    import random
+    from nb2prod.execute._seeding import seed_everything  # standard library only
 
-    random.seed(seed)
-    try:
-        import numpy
-    except ImportError:
-        return
-    numpy.random.seed(seed)
+    seed_everything(seed)
 
 
 def _describe(exc: BaseException, phase: str, module_file: str | None) -> dict[str, Any]:
@@ -308,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="where the returned dict is pickled")
     parser.add_argument("--error", required=True, help="where a failure is described as JSON")
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--cow-root", default=None, help="this run's mirror of the notebook folder")
+    parser.add_argument("--cow-origin", default=None, help="the folder it mirrors")
     args = parser.parse_args(argv)
 
     def fail(exc: BaseException, phase: str) -> int:
@@ -318,6 +322,10 @@ def main(argv: list[str] | None = None) -> int:
     with open(args.params, "rb") as fh:
         params = pickle.load(fh)
     sys.path.insert(0, args.root)
+    if args.cow_root and args.cow_origin:
+        from nb2prod.execute._cow import install  # standard library only
+
+        install(args.cow_root, args.cow_origin)
     if args.seed is not None:
         _seed(args.seed)
     module_file: str | None = None
@@ -333,14 +341,74 @@ def main(argv: list[str] | None = None) -> int:
         return fail(exc, "run")
     if not isinstance(result, dict):
         return fail(TypeError(f"run() returned {type(result).__name__}, not a dict"), "result")
-    try:  # streamed into the file: a large result is never held twice in memory
-        fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            pickle.dump(result, fh, protocol=5)
+    try:
+        write_result(args.out, result)
     except Exception as exc:
         Path(args.out).unlink(missing_ok=True)
         return fail(exc, "result")
     return 0
+
+
+@dataclass(frozen=True)
+class Uncaptured:
+    """Stands in for a value that could not cross the process boundary (it does not pickle, or
+    not unpickle here); parity reports ``reason`` for that target instead of failing the case."""
+
+    reason: str
+
+
+_MAGIC = b"NB2PROD-RESULT-1\n"
+_LENGTH = 8
+
+
+def write_result(path: str, result: dict[str, Any]) -> None:
+    """Each value streamed as its own record (length, key, value pickles): a large value is never
+    held twice in memory, and one that does not pickle becomes an :class:`Uncaptured` alone."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(_MAGIC)
+        for key, value in result.items():
+            start = fh.tell()
+            fh.write(bytes(_LENGTH))
+            pickle.dump(str(key), fh, protocol=5)
+            try:
+                fh.write(b"V")
+                pickle.dump(value, fh, protocol=5)
+            except Exception as exc:  # noqa: BLE001 - a lambda, a generator, an open file, ...
+                fh.seek(start + _LENGTH)
+                fh.truncate()
+                pickle.dump(str(key), fh, protocol=5)
+                fh.write(b"U")  # the reason, not a marker object: this module may be __main__ here
+                pickle.dump(f"the pipeline's value does not pickle ({type(exc).__name__}: {exc})", fh)
+            end = fh.tell()
+            fh.seek(start)
+            fh.write((end - start - _LENGTH).to_bytes(_LENGTH, "little"))
+            fh.seek(end)
+
+
+def read_result(path: Path) -> dict[str, Any]:
+    """What :func:`write_result` wrote; a value that does not unpickle here becomes Uncaptured."""
+    result: dict[str, Any] = {}
+    with open(path, "rb") as fh:
+        if fh.read(len(_MAGIC)) != _MAGIC:
+            raise ValueError(f"{path} is not a pipeline result")
+        while header := fh.read(_LENGTH):
+            length = int.from_bytes(header, "little")
+            start = fh.tell()
+            key = pickle.load(fh)
+            try:
+                if fh.read(1) == b"U":
+                    result[key] = Uncaptured(pickle.load(fh))
+                else:
+                    result[key] = pickle.load(fh)
+            except Exception as exc:  # noqa: BLE001 - a class this process cannot import, ...
+                result[key] = Uncaptured(
+                    f"the pipeline's value does not unpickle in nb2prod's process "
+                    f"({type(exc).__name__}: {exc}); classes defined in the notebook or the "
+                    "pipeline itself cannot be compared outside it"
+                )
+            fh.seek(start + length)
+    return result
 
 
 if __name__ == "__main__":

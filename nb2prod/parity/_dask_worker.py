@@ -54,7 +54,7 @@ class Outcome:
 
     worker: str
     case: CaseResult | None = None
-    evidence: dict[str, bytes] = field(default_factory=dict)  # executed notebooks by file name
+    evidence: dict[str, bytes] = field(default_factory=dict)  # evidence files by relative path
     evidence_dir: str = ""  # where the worker wrote them
     workdir: str = ""
     error: Nb2ProdError | None = None  # a usage error: the run stops, as it would locally
@@ -98,7 +98,11 @@ def run_remote(remote: RemoteCase) -> Outcome:
         except Nb2ProdError as err:
             return Outcome(me, workdir=str(workdir), error=err)
         folder = evidence.parent  # this case's own: the evidence and any re-run of it
-        kept = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} if folder.is_dir() else {}
+        kept = {  # the executed notebooks, and the files each side wrote (``<stem>-files/<side>/``)
+            p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in (sorted(folder.rglob("*")) if folder.is_dir() else [])
+            if p.is_file() and not p.is_symlink()
+        }
         return Outcome(me, case=case, evidence=kept, evidence_dir=str(folder), workdir=str(workdir))
 
 

@@ -46,6 +46,10 @@ def summarize(value: Any) -> str:
         return f"{kind} len {len(value)}"
     if isinstance(value, dict):
         return f"dict {len(value)} keys"
+    shape, dtype = getattr(value, "shape", None), getattr(value, "dtype", None)
+    if isinstance(shape, tuple) or type(shape).__name__ == "Size":  # tensors, sparse, polars
+        dtype = str(dtype).removeprefix("torch.") if dtype is not None else ""
+        return " ".join(p for p in (kind, dtype, str(tuple(shape))) if p)
     return kind
 
 

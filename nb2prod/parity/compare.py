@@ -32,6 +32,7 @@ from nb2prod.parity._diff import (
     _values_differ,
     summarize,
 )
+from nb2prod.parity.compare_objects import compare_other, kind, to_numpy
 from nb2prod.parity.results import Mismatch
 
 __all__ = ["Diff", "compare", "plot_points", "summarize"]
@@ -47,7 +48,14 @@ def compare(
     strings must be equal; arrays and pandas objects must also agree in shape, dtype kind, index
     and columns.
     """
-    found = _Comparer(rtol, atol).value(notebook_value, pipeline_value, "")
+    try:
+        found = _Comparer(rtol, atol).value(notebook_value, pipeline_value, "")
+    except Exception as exc:  # noqa: BLE001 - a value's own code failed: a verdict, not a traceback
+        found = Mismatch(
+            name, f"could not be compared: {type(exc).__name__}: {exc}",
+            notebook_value=summarize(notebook_value), pipeline_value=summarize(pipeline_value),
+        )
+        return replace(found, first_position=None)
     if found is None:
         return None
     if found.first_position or found.notebook_value is None:
@@ -66,6 +74,8 @@ def plot_points(
 
     None for scalars, non-numeric values or values whose shapes differ: there is nothing to plot.
     """
+    if kind(notebook_value) == "array" and kind(pipeline_value) == "array":
+        notebook_value, pipeline_value = to_numpy(notebook_value), to_numpy(pipeline_value)
     a, b = _numeric_array(notebook_value), _numeric_array(pipeline_value)
     if a is None or b is None or a.shape != b.shape or a.size == 0:
         return None
@@ -84,12 +94,18 @@ class _Comparer:
 
     def __init__(self, rtol: float, atol: float) -> None:
         self.rtol, self.atol = rtol, atol
+        self.stack: set[tuple[int, int]] = set()  # objects being compared (cycles stop there)
 
     def value(self, a: Any, b: Any, path: str) -> Diff:
         if _is_pandas(a) or _is_pandas(b):
             return self.pandas(a, b, path)
         if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-            return self.array(a, b, path) if type(a) is type(b) else _type_differs(a, b, path)
+            if type(a) is type(b):
+                return self.array(a, b, path)
+            if kind(a) != "array" and kind(b) != "array":
+                return _type_differs(a, b, path)
+        if kind(a) is not None or kind(b) is not None:  # tensors, polars, sparse, estimators, ...
+            return compare_other(self, a, b, path, self.stack)
         if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
             return self.sequence(a, b, path)
         if isinstance(a, dict) or isinstance(b, dict):
@@ -167,6 +183,15 @@ class _Comparer:
     def array(self, a: np.ndarray, b: np.ndarray, path: str) -> Diff:
         if a.shape != b.shape:
             return _mismatch("shape differs", path, notebook_shape=a.shape, pipeline_shape=b.shape)
+        if a.dtype.names is not None or b.dtype.names is not None:  # structured: field by field
+            if a.dtype.names != b.dtype.names:
+                return _mismatch(f"fields differ: notebook {a.dtype.names}, pipeline {b.dtype.names}",
+                                 path, notebook_shape=a.shape, pipeline_shape=b.shape)
+            for name in a.dtype.names:
+                found = self.array(a[name], b[name], f"{path}[{name!r}]")
+                if found is not None:
+                    return found
+            return None
         rule = _family(a.dtype)
         if rule != _family(b.dtype):
             return _mismatch(

@@ -298,10 +298,14 @@ def _localize(outcome: Outcome, job: ParityJob, base: Path) -> CaseResult:
     assert case is not None
     here = job.evidence.parent.resolve()
     for name, data in outcome.evidence.items():  # papermill records output_path; tracebacks name files
-        for theirs, ours in ((outcome.evidence_dir, here), (outcome.workdir, base)):
-            data = data.replace(theirs.encode(), str(ours).encode()) if theirs else data
-        here.mkdir(parents=True, exist_ok=True)
-        (here / name).write_bytes(data)
+        if name.endswith(".ipynb") and "/" not in name:  # the files the sides wrote stay as written
+            for theirs, ours in ((outcome.evidence_dir, here), (outcome.workdir, base)):
+                data = data.replace(theirs.encode(), str(ours).encode()) if theirs else data
+        target = (here / name).resolve()
+        if not target.is_relative_to(here):
+            continue  # a worker does not choose where this machine writes
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
     for item in dataclasses.fields(case):  # evidence, rerun_evidence, ...
         value = getattr(case, item.name)
         if outcome.evidence_dir and isinstance(value, str) and value.startswith(outcome.evidence_dir):

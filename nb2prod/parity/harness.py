@@ -134,9 +134,11 @@ def run_job(
     )
     private = Path(tempfile.mkdtemp(prefix="nb2prod-parity-"))  # mode 0700: captures live here
     pipeline = None
+    sides = _Sides(job)
     try:
         nb = read_notebook_node(job.notebook)
         parameters_cell = directive_parameters_cell(nb)
+        job.evidence.parent.mkdir(parents=True, exist_ok=True)
         pipeline = start_pipeline(
             job.out_dir,
             job.module,
@@ -145,11 +147,12 @@ def run_job(
             capture_path=private / "pipeline.pkl",
             timeout=timeout,
             seed=seed,
+            workdir=sides.new("pipeline"),
         )
-        job.evidence.parent.mkdir(parents=True, exist_ok=True)
 
         def execute(output: Path) -> Any:
             """This case's notebook, executed with its parameters, seed and captures."""
+            side = "notebook" if output == job.evidence else "rerun"
             return execute_notebook(
                 nb,
                 path=job.notebook,
@@ -161,6 +164,7 @@ def run_job(
                 progress=progress,
                 seed=seed,
                 parameters_cell=parameters_cell,
+                workdir=sides.new(side),
             )
 
         try:
@@ -193,11 +197,55 @@ def run_job(
         if pipeline is not None:
             pipeline.kill()
         shutil.rmtree(private, ignore_errors=True)
+        case.written_files = sides.collect()
+
+
+class _Sides:
+    """The working folders of one case's sides (``nb2prod.execute.workdir``), and their evidence."""
+
+    def __init__(self, job: ParityJob) -> None:
+        from nb2prod.execute import workdir
+
+        self.job = job
+        self.on = workdir.enabled()
+        self.folders: dict[str, Any] = {}
+
+    def new(self, side: str) -> Any:
+        """A fresh mirror of the notebook's folder for ``side`` (None when isolation is off)."""
+        if not self.on:
+            return None
+        from nb2prod.execute.workdir import mirror
+
+        evidence = self.job.evidence.parent
+        self.folders[side] = mirror(
+            self.job.notebook.parent, parent=evidence, label=side, exclude=(evidence,)
+        )
+        return self.folders[side]
+
+    def collect(self) -> str | None:
+        """Move what each side wrote next to the executed notebook; the folder, if any was kept."""
+        from nb2prod.execute.workdir import collect
+
+        dest = files_evidence(self.job.evidence)
+        shutil.rmtree(dest, ignore_errors=True)  # this case's previous run: not this run's evidence
+        kept = [f for side, work in self.folders.items() for f in collect(work, dest / side)]
+        return str(dest) if kept else None
+
+
+def files_evidence(evidence: Path) -> Path:
+    """Where the files each side wrote are kept: ``<evidence stem>-files/<side>/``."""
+    return evidence.with_name(f"{evidence.stem}-files")
 
 
 def _comparable_failure(case: CaseResult, first: dict[str, Any], produced: dict[str, Any]) -> bool:
     """A target both sides defined differs: a second notebook run can tell code from chance."""
-    return any(t.name in first and t.name in produced for t in case.failures)
+    from nb2prod.execute.pipeline_runner import Uncaptured
+
+    return any(
+        t.name in first and t.name in produced
+        and not isinstance(first[t.name], Uncaptured) and not isinstance(produced[t.name], Uncaptured)
+        for t in case.failures
+    )
 
 
 def _compare_target(
@@ -220,6 +268,17 @@ def _compare_target(
             Mismatch(target.name, f"not defined in the {' or the '.join(missing)} after cell {target.cell}"),
         )
     a, b = notebook_values[target.name], pipeline_values[target.name]
+    from nb2prod.execute.pipeline_runner import Uncaptured
+
+    lost = [v.reason for v in (a, b) if isinstance(v, Uncaptured)]
+    if lost:
+        fix = "; make the target a value that pickles (numbers, arrays, frames, fitted models)"
+        return TargetResult(
+            target.name,
+            target.kind,  # type: ignore[arg-type]
+            target.cell,
+            Mismatch(target.name, f"cannot be compared: {'; '.join(lost)}{fix}"),
+        )
     return TargetResult(
         target.name,
         target.kind,  # type: ignore[arg-type]

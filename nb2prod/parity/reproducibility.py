@@ -74,10 +74,8 @@ def run_again(
 
 
 def target_status(case: CaseResult, t: TargetResult) -> str:
-    """passed, failed (the pipeline diverged) or not reproducible (it moved between notebook runs)."""
-    if t.passed:
-        return "passed"
-    return "not reproducible" if t.name in {m.target for m in case.moved} else "failed"
+    """The target's one verdict (:meth:`CaseResult.verdict`), for the reporters."""
+    return case.verdict(t)
 
 
 def diagnosis_text(case: CaseResult) -> str:

@@ -18,6 +18,7 @@ TargetKind = Literal["parity", "metric"]
 #: "failed": the pipeline diverged from a notebook that reproduces itself (or was not re-run);
 #: "not reproducible": a second notebook run disagreed with the first, so the mismatch proves nothing.
 CaseStatus = Literal["passed", "failed", "not reproducible", "error"]
+TargetStatus = Literal["passed", "failed", "not reproducible"]
 
 
 @dataclass(frozen=True)
@@ -100,18 +101,34 @@ class CaseResult:
     moved: list[Mismatch] = field(default_factory=list)  # targets that differ between the two runs
     rerun_evidence: str | None = None  # the second executed notebook
     hints: list[RandomnessHint] = field(default_factory=list)  # unseeded randomness, after a re-run
+    # The files each side wrote into its own working folder, kept as <evidence>-files/<side>/.
+    written_files: str | None = None
 
     @property
     def status(self) -> CaseStatus:
         if self.error is not None:
             return "error"
-        if all(t.passed for t in self.targets):
+        if not self.failures:
+            return "passed"
+        return "not reproducible" if self.reproducible is False else "failed"
+
+    def verdict(self, target: TargetResult) -> TargetStatus:
+        """The one verdict on ``target`` that every reporter shows.
+
+        "passed": notebook and pipeline agreed and the target did not move between notebook runs.
+        Otherwise, once a second notebook run disagreed with the first, "not reproducible": a
+        target that moved proves nothing even where it happened to match the pipeline, and a
+        mismatch in a notebook that disagrees with itself says nothing about the generated code.
+        Else "failed" (the pipeline diverged, or the notebook was not run again).
+        """
+        if target.passed and target.name not in {m.target for m in self.moved}:
             return "passed"
         return "not reproducible" if self.reproducible is False else "failed"
 
     @property
     def failures(self) -> list[TargetResult]:
-        return [t for t in self.targets if not t.passed]
+        """The targets whose verdict is not "passed" (mismatches, and targets that moved)."""
+        return [t for t in self.targets if self.verdict(t) != "passed"]
 
 
 @dataclass

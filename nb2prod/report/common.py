@@ -84,11 +84,12 @@ def _metric(value: Any) -> str:
 
 
 def _target_detail(t: TargetResult, case: CaseResult | None = None) -> str:
-    if t.mismatch is None:
-        return t.notebook_summary or "agrees"
     moved = {m.target: m for m in case.moved} if case is not None else {}
     if t.name in moved:
-        return f"moved between two notebook runs: {_mismatch_detail(moved[t.name])}"
+        agreed = " (it matched the pipeline this time)" if t.mismatch is None else ""
+        return f"moved between two notebook runs{agreed}: {_mismatch_detail(moved[t.name])}"
+    if t.mismatch is None:
+        return t.notebook_summary or "agrees"
     return _mismatch_detail(t.mismatch)
 
 
@@ -107,7 +108,8 @@ def _case_detail(case: CaseResult) -> str:
         moved = "; ".join(f"{m.target}: {_mismatch_detail(m)}" for m in case.moved)
         found = relevant_hints(case)
         hints = f"; {_plural(len(found), 'unseeded call')}" if found else ""
-        return f"the notebook disagrees with itself ({moved}){hints}"
+        names = ", ".join(t.name for t in bad)
+        return f"not reproducible: {names}; the notebook disagrees with itself ({moved}){hints}"
     if bad:
         text = "; ".join(f"{t.name}: {_target_detail(t, case)}" for t in bad)
         return f"diverged: {text}" if case.reproducible else text

@@ -69,8 +69,8 @@ def print_console(report: ParityReport, console: Console) -> None:
                 console.print(Text(_indent(_clean(diagnosis_text(case)))))
                 continue
             for target in case.failures:
-                assert target.mismatch is not None
-                console.print(Text(_indent(_clean(target.mismatch.describe()))))
+                if target.mismatch is not None:
+                    console.print(Text(_indent(_clean(target.mismatch.describe()))))
             if case.reproducible is not None:
                 console.print(Text(_indent(_clean(diagnosis_text(case)))))
     for case in report.cases:
@@ -143,11 +143,13 @@ def _junit_cases(case: CaseResult) -> Iterable[tuple[ET.Element, str | None]]:
             "testcase", classname=classname, name=f"{case.param_id}::{t.name}", time=f"{share:.3f}"
         )
         outcome = None
-        if t.mismatch is not None:
+        status = target_status(case, t)
+        if status != "passed":
             message = _clean(f"{t.name}: {_target_detail(t, case)}")
-            kind = "NotReproducible" if case.status == "not reproducible" else "ParityMismatch"
+            kind = "NotReproducible" if status == "not reproducible" else "ParityMismatch"
             fail = ET.SubElement(el, "failure", message=message, type=kind)
-            shown = "" if t.name in moved else t.mismatch.describe()  # the diagnosis shows moves
+            # the diagnosis shows what moved
+            shown = "" if t.name in moved or t.mismatch is None else t.mismatch.describe()
             fail.text = _clean("\n".join(s for s in (shown, diagnosis_text(case)) if s))
             outcome = "failures"
         out = [f"notebook: {t.notebook_summary}", f"pipeline: {t.pipeline_summary}"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -65,6 +66,8 @@ def test_build_warns_with_cell_line_and_fix(built):
     assert "Fix: pass random_state=0" in err
     assert "warning: unseeded/forest.ipynb, cell 4, line 1: `train_test_split(" in err
     assert "unseeded/skipped_draw.ipynb, cell 2, line 2: cell 2 is not exported" in err
+    assert ("unseeded/torch_draw.ipynb, cell 1, line 2: `torch.randn(3)` draws from torch's global "
+            "random generator" in err)
     divergent = [w for w in err.split("warning: ") if w.startswith("divergent/")]
     assert not any("random" in w for w in divergent), "a seeded notebook gets no randomness hint"
 
@@ -102,6 +105,11 @@ def test_unseeded_forest_is_not_reproducible_and_points_at_the_lines(built, tmp_
 
     failure = ET.parse(xml).getroot().find(".//testcase[@name='defaults::proba']/failure")
     assert failure is not None and failure.get("type") == "NotReproducible"
+    # one verdict per target: whatever accuracy did by chance, the console and JUnit agree on it
+    accuracy = ET.parse(xml).getroot().find(".//testcase[@name='defaults::accuracy']/failure")
+    word = "passed" if accuracy is None else "NOT REPRODUCIBLE"
+    assert re.search(rf"accuracy\s*│\s*metric\s*│\s*{word}", result.stdout), result.stdout
+    assert accuracy is None or accuracy.get("type") == "NotReproducible"
     assert failure.get("message", "").startswith("proba: moved between two notebook runs")
     assert "cell 4, line 1" in (failure.text or "") and "random_state=0" in (failure.text or "")
     summary = md.read_text()
@@ -193,3 +201,20 @@ def test_verdict_words_follow_the_cases():
     both = ParityReport(cases=[case(False), case(True)])
     assert [c.status for c in both.cases] == ["not reproducible", "failed"]
     assert verdict(both) == "FAILED"  # a diverged pipeline is the stronger news
+
+
+@pytest.mark.kernel
+def test_seed_seeds_torch_in_the_kernel_and_the_pipeline(built, tmp_path):
+    """``w = torch.randn(3).numpy()``: hinted at build, and ``--seed`` reaches torch on both sides."""
+    torch = pytest.importorskip("torch")
+    root, _ = built
+    xml = tmp_path / "r.xml"
+    result = nb2prod("test", "unseeded/torch_draw.ipynb", "--seed", "5", "--junit-xml", str(xml),
+                     cwd=root)
+    assert result.returncode == 0, result.stdout + result.stderr
+    torch.manual_seed(5)
+    expected = float(torch.randn(3)[0])
+    torch.seed()
+    outs = {c.get("name"): (c.findtext("system-out") or "").splitlines()
+            for c in ET.parse(xml).getroot().iter("testcase")}
+    assert outs["defaults::first"][:2] == [f"notebook: float {expected!r}", f"pipeline: float {expected!r}"]

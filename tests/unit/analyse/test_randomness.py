@@ -63,7 +63,11 @@ def test_the_fix_names_the_notebooks_seed_parameter(tmp_path):
     "code",
     [
         "RandomForestClassifier(random_state=0)",
-        "RandomForestClassifier(**options)",  # may carry it
+        "RandomForestClassifier(**options)",  # options = {"random_state": 0}: it carries it
+        "RandomForestClassifier(**unknown)",  # a dict nb2prod cannot read may carry it
+        "train_test_split(items, shuffle=False)",  # its seed only shuffles
+        'SVC(kernel="linear")',  # probability is documented default=False behind 'deprecated'
+        "KFold(5, shuffle=False)",
         "StratifiedGroupKFold(5, True, 0)",  # random_state given positionally
         "Ridge(alpha=1.0)",  # its docs: "Used when solver == 'sag' or 'saga'"
         "KFold(5)",  # "When shuffle is True", and shuffle defaults to False
@@ -76,7 +80,8 @@ def test_the_fix_names_the_notebooks_seed_parameter(tmp_path):
     ],
 )
 def test_seeded_or_unused_randomness_gives_no_hint(tmp_path, code):
-    setup = "options = {}\nitems = [1, 2]\ndf = pd.DataFrame({'a': [1, 2]})"
+    setup = ("options = {'random_state': 0}\nitems = [1, 2]\nunknown = dict(zip(items, items))\n"
+             "df = pd.DataFrame({'a': [1, 2]})")
     assert hints_for(tmp_path, (f"{setup}\n{code}", ["step:a"])) == []
 
 
@@ -211,4 +216,88 @@ def test_a_second_build_answers_from_the_disk_cache_without_importing(tmp_path):
     runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
             for _ in range(2)]
     assert [r.stdout.strip() for r in runs] == ["[(1, 1)] True", "[(1, 1)] False"], runs[1].stderr
-    assert (tmp_path / "cache" / "random-state-v1.json").is_file()
+    assert (tmp_path / "cache" / "random-state-v2.json").is_file()
+
+
+# -- issue 14, item 5: randomness outside numpy and random, estimators built indirectly ----------
+def test_the_factories_fixture_hints_only_its_two_indirect_estimators():
+    """``Cls(**params)`` and ``getattr(module, name)()`` get hints; ``train_test_split(...,
+    shuffle=False)`` and ``SVC(kernel="linear")`` (false alarms before) do not."""
+    path = FIXTURES / "notebooks" / "unseeded" / "factories.ipynb"
+    hints = randomness_hints(analyse(load_notebook(path, root=ROOT)))
+    assert [(h.cell, h.line, h.call) for h in hints] == [
+        (4, 2, "ExtraTreesClassifier(**params)"),
+        (5, 2, "Model(n_estimators=10)"),
+    ]
+    assert all("random_state" in h.fix and h.seed_fixes for h in hints)
+
+
+@pytest.mark.parametrize(
+    "code, call",
+    [
+        ("Model = RandomForestClassifier\nm = Model()", "Model()"),  # an alias
+        ("m = getattr(sklearn.ensemble, 'RandomForestClassifier')()",
+         "getattr(sklearn.ensemble, 'RandomForestClassifier')()"),
+        ("p = dict(n_estimators=5)\nm = RandomForestClassifier(**p)", "RandomForestClassifier(**p)"),
+        ("m = RandomForestClassifier(**{'random_state': None})",
+         "RandomForestClassifier(**{'random_state': None})"),
+        ("m = SVC(probability=True)", "SVC(probability=True)"),
+    ],
+)
+def test_indirect_estimators_without_random_state_are_hinted(tmp_path, code, call):
+    hints = hints_for(tmp_path, (f"import sklearn.ensemble\n{code}", ["step:a"]))
+    assert [h.call for h in hints] == [call]
+
+
+def test_a_dict_changed_in_place_is_not_trusted(tmp_path):
+    code = "p = {'n_estimators': 5}\np['random_state'] = 0\nm = RandomForestClassifier(**p)"
+    assert hints_for(tmp_path, (code, ["step:a"])) == []
+
+
+def test_torch_draws_are_hinted_and_seeding_clears_them(tmp_path):
+    hints = hints_for(
+        tmp_path,
+        ("import torch\nfrom torch import nn", ["imports"]),
+        ("w = torch.randn(3).numpy()\nlayer = nn.Linear(3, 2)\nt = torch.empty(2).uniform_()\n"
+         "g = torch.randn(3, generator=torch.Generator().manual_seed(1))\nact = nn.ReLU()\n"
+         "loader = torch.utils.data.DataLoader(t, shuffle=True)", ["step:net"]),
+    )
+    assert [(h.line, h.call) for h in hints] == [
+        (1, "torch.randn(3)"), (2, "nn.Linear(3, 2)"), (3, "torch.empty(2).uniform_()"),
+        (6, "torch.utils.data.DataLoader(t, shuffle=True)"),
+    ]
+    assert "torch.manual_seed(0)" in hints[0].fix and hints[0].seed_fixes
+    seeded = hints_for(
+        tmp_path,
+        ("import torch", ["imports"]),
+        ("torch.manual_seed(0)\nw = torch.randn(3)", ["step:net"]),
+    )
+    assert seeded == []
+
+
+def test_a_skipped_torch_draw_before_an_exported_one_is_named(tmp_path):
+    hints = hints_for(
+        tmp_path,
+        ("import torch\ntorch.manual_seed(0)", ["imports"]),
+        ("preview = torch.rand(2)", ["skip"]),
+        ("w = torch.randn(3)", ["step:net"]),
+    )
+    assert [h.cell for h in hints] == [2]
+    assert "draws from torch's global stream" in hints[0].what and not hints[0].seed_fixes
+
+
+def test_tensorflow_and_keras_draws_are_hinted_without_importing_them(tmp_path):
+    hints = hints_for(
+        tmp_path,
+        ("import tensorflow as tf\nfrom tensorflow import keras", ["imports"]),
+        ("x = tf.random.normal((2,))\ny = tf.random.uniform((2,), seed=1)\n"
+         "dense = keras.layers.Dense(4)\nflat = keras.layers.Flatten()\n"
+         "init = keras.layers.Dense(4, kernel_initializer=keras.initializers.GlorotUniform(seed=0))",
+         ["step:net"]),
+    )
+    assert [(h.line, h.call) for h in hints] == [(1, "tf.random.normal((2,))"),
+                                                 (3, "keras.layers.Dense(4)")]
+    assert "keras.utils.set_random_seed(0)" in hints[0].fix
+    assert "tensorflow" not in sys.modules
+    assert hints_for(tmp_path, ("import tensorflow as tf", ["imports"]),
+                     ("tf.random.set_seed(0)\nx = tf.random.normal((2,))", ["step:a"])) == []
