@@ -151,3 +151,36 @@ def test_generated_fit_and_predict_run_and_never_import_nb2prod(tmp_path):
         sys.path.remove(str(tmp_path))
     text = (out / "ridge_serving" / "v1" / "pipeline.py").read_text()
     assert "nb2prod" not in "".join(line for line in text.splitlines() if line.startswith(("import", "from")))
+
+
+def test_model_and_inference_tags_parse_from_metadata_and_directive_lines():
+    from nb2prod.read.tags import parse_tags, split_directive_lines
+
+    tags = parse_tags(["step:train", "model:scaler", "model:model"], path="x.ipynb", cell=3)
+    assert tags.models == ("scaler", "model") and not tags.inference
+    lines, _ = split_directive_lines("#| step: predict\n#| inference\ny = model.predict(X)")
+    assert parse_tags(lines, path="x.py", cell=4).inference is True
+    with pytest.raises(TagError, match="tag 'model:' needs a name"):
+        parse_tags(["model:"], path="x.ipynb", cell=1)
+    with pytest.raises(TagError, match="'inference' marks a step's cell"):
+        parse_tags(["skip", "inference"], path="x.ipynb", cell=2)
+
+
+def test_parameters_an_inference_step_reads_become_keyword_defaults_of_predict(tmp_path):
+    import inspect
+
+    plan = plan_of(tmp_path, [
+        IMPORTS,
+        ("threshold = 0.5", ["parameters"]),
+        DATA,
+        ("model = Ridge().fit(X_train, y_train)", ["step:train", "model:model"]),
+        ("flag = model.predict(X_test) > threshold", ["step:predict", "inference", "parity:flag"]),
+    ], name="thresholds.ipynb")
+    namespace: dict = {}
+    exec(compile(generate_source(plan), "pipeline.py", "exec"), namespace)  # noqa: S102 - our own code
+    signature = inspect.signature(namespace["predict"])
+    assert list(signature.parameters) == ["models", "X_test", "threshold"]
+    assert signature.parameters["threshold"].default == 0.5
+    trained = namespace["fit"](threshold=0.0)
+    served = namespace["predict"](trained["models"], X_test=trained["payload"]["X_test"], threshold=0.0)
+    np.testing.assert_array_equal(served["flag"], trained["targets"]["flag"])
