@@ -54,6 +54,8 @@ class Plan:
     unexported_cells: tuple[int, ...]  # untagged cells before the first step
     skipped_cells: tuple[int, ...]
     warnings: tuple[str, ...] = field(default=())
+    inferred: tuple[str, ...] = field(default=())  # what inference tagged, when the notebook had no steps
+    expression_targets: tuple[str, ...] = field(default=())  # targets bound to a cell's last expression
 
     @property
     def parity_targets(self) -> tuple[Target, ...]:

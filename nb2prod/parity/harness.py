@@ -59,7 +59,7 @@ def plan_jobs(
         manifest = read_manifest(package, version)
         defaults = {k: v["default"] for k, v in manifest["parameters"].items()}
         targets = tuple(
-            TargetSpec(t["name"], kind, t["cell"])
+            TargetSpec(t["name"], kind, t["cell"], bool(t.get("expression")))
             for key, kind in (("parity_targets", "parity"), ("metrics", "metric"))
             for t in manifest.get(key, [])
         )
@@ -156,6 +156,7 @@ def run_job(
                 params=job.params,
                 output_path=output,
                 captures=[(t.cell, t.name) for t in job.targets],
+                shown={t.name for t in job.targets if t.expression},
                 capture_dir=private,
                 timeout=timeout,
                 progress=progress,

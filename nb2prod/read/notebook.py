@@ -1,11 +1,13 @@
 """Reading notebooks: the only module that touches raw notebook JSON or jupytext text.
 
-``.ipynb`` files go through nbformat (parsed and schema-validated); ``.py`` files must be jupytext
-percent-format notebooks. Everything downstream sees :class:`SourceNotebook`, never a dict.
+``.ipynb`` files go through nbformat (parsed and schema-validated); ``.py`` files are jupytext
+percent-format notebooks, or plain scripts (one cell). Everything downstream sees
+:class:`SourceNotebook`, never a dict.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import re
@@ -15,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from nb2prod.errors import NotebookError
-from nb2prod.read.tags import CellTags, parse_tags, split_directive_lines
+from nb2prod.read.headings import Heading, code_headings, markdown_headings
+from nb2prod.read.tags import CellTags, late_directives, parse_tags, split_directive_lines
 
 NOTEBOOK_SUFFIXES = (".ipynb", ".py")
 _PERCENT_CELL = re.compile(r"^# %%", re.MULTILINE)
@@ -29,6 +32,7 @@ class Cell:
     index: int  # position in the notebook's cell list, 0-based like nbformat's
     source: str  # the code, with `#|` directive lines blanked (line numbers kept)
     tags: CellTags
+    title: str | None = None  # a percent cell's title (`# %% Train the model`)
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,9 @@ class SourceNotebook:
     sha256: str
     kernel_name: str | None
     language: str
+    headings: tuple[Heading, ...] = ()  # every cell's headings, in order (inference reads them)
+    warnings: tuple[str, ...] = ()  # e.g. a `#|` directive after code, which is not read
+    plain_script: bool = False  # a .py file with no `# %%` markers, read as one cell
 
 
 def display_path(path: Path, root: Path | None = None) -> str:
@@ -249,11 +256,7 @@ def _cell_of_validation_error(err: Any) -> int | None:
 
 def _read_percent(text: str, shown: str) -> Any:
     if not _PERCENT_CELL.search(text):
-        raise NotebookError(
-            "this .py file is not a jupytext percent-format notebook (no '# %%' cell markers).",
-            path=shown,
-            hint="mark cells with '# %%' lines, or convert it: jupytext --to py:percent NOTEBOOK.ipynb",
-        )
+        return _read_plain_script(text, shown)
     import jupytext
 
     try:
@@ -265,6 +268,26 @@ def _read_percent(text: str, shown: str) -> Any:
             hint="check the '# %%' cell headers (e.g. tags=[\"step:load\"]), or open and save it in "
             "Jupyter with jupytext.",
         ) from None
+
+
+def _read_plain_script(text: str, shown: str) -> Any:
+    """A plain script with no cell markers: one code cell holding the whole file (it must parse:
+    a syntax error is the script's, not a cell boundary nb2prod guessed)."""
+    import nbformat
+
+    try:
+        ast.parse(text)
+    except SyntaxError as err:
+        raise NotebookError(
+            f"the script does not parse as Python: {err.msg} (line {err.lineno}).",
+            path=shown,
+            hint="fix the script so `python` can run it, or mark notebook cells with '# %%' lines.",
+        ) from None
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["nb2prod"] = {"plain_script": True}
+    nb.cells.append(nbformat.v4.new_code_cell(text.rstrip("\n")))
+    return nb
 
 
 def load_notebook(path: Path, *, root: Path | None = None) -> SourceNotebook:
@@ -283,12 +306,23 @@ def load_notebook(path: Path, *, root: Path | None = None) -> SourceNotebook:
             "code, or leave it out of the paths given to nb2prod.",
         )
     cells = []
+    headings: list[Heading] = []
+    warnings: list[str] = []
     for index, cell in enumerate(node.cells):
+        if cell.cell_type == "markdown":
+            headings += markdown_headings(index, cell.source)
         if cell.cell_type != "code":
             continue
         directives, code = split_directive_lines(cell.source)
         raw_tags = list(cell.metadata.get("tags", [])) + directives
-        cells.append(Cell(index, code, parse_tags(raw_tags, path=shown, cell=index)))
+        title = cell.metadata.get("title") if isinstance(cell.metadata.get("title"), str) else None
+        cells.append(Cell(index, code, parse_tags(raw_tags, path=shown, cell=index), title))
+        headings += code_headings(index, cell.source, title)
+        warnings += [
+            f"{shown}, cell {index}, line {line}: `{text}` comes after code, so it is not read; "
+            "move it into the comment lines at the top of the cell."
+            for line, text in late_directives(code)
+        ]
     return SourceNotebook(
         path=path,
         display_path=shown,
@@ -296,6 +330,9 @@ def load_notebook(path: Path, *, root: Path | None = None) -> SourceNotebook:
         sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
         kernel_name=kernelspec.get("name"),
         language="python",
+        headings=tuple(headings),
+        warnings=tuple(warnings),
+        plain_script=bool((node.metadata.get("nb2prod") or {}).get("plain_script")),
     )
 
 

@@ -55,6 +55,7 @@ class BuildRow:
     parity: tuple[str, ...]
     version: str | None
     status: str  # new, updated, unchanged | current, stale: <reason>
+    inferred: tuple[str, ...] = ()  # what inference tagged (a notebook with no step tags)
 
 
 @dataclass
@@ -218,6 +219,7 @@ def _built_from_same_file(path: Path, out_dir: Path, root: Path | None) -> Build
         parity=tuple(t["name"] for t in manifest.get("parity_targets", [])),
         version=version,
         status="unchanged",
+        inferred=tuple(manifest.get("inferred", [])),
     )
 
 
@@ -278,6 +280,7 @@ def build(
                     parity=tuple(t.name for t in plan.parity_targets),
                     version=version,
                     status=status,
+                    inferred=plan.inferred,
                 )
             )
         report.warnings[:0] = judge_hints(hints, strict=strict)  # strict: raises, nothing written

@@ -273,10 +273,18 @@ def build_manifest(
             }
             for s in plan.steps
         },
-        "parity_targets": [{"name": t.name, "cell": t.cell, "step": t.step} for t in plan.parity_targets],
-        "metrics": [{"name": t.name, "cell": t.cell, "step": t.step} for t in plan.metric_targets],
+        "parity_targets": [_target(t, plan) for t in plan.parity_targets],
+        "metrics": [_target(t, plan) for t in plan.metric_targets],
         "data_files": list(data_files or []),
+        **({"inferred": list(plan.inferred)} if plan.inferred else {}),
     }
+
+
+def _target(t: Any, plan: Plan) -> dict[str, Any]:
+    """A target's manifest entry; ``expression``: the notebook shows it (``accuracy_score(...)``
+    as a cell's last line) rather than binding the name, so parity captures the shown value."""
+    entry = {"name": t.name, "cell": t.cell, "step": t.step}
+    return {**entry, "expression": True} if t.name in plan.expression_targets else entry
 
 
 def package_versions(modules: tuple[str, ...]) -> dict[str, str | None]:
