@@ -199,7 +199,7 @@ class DataFlow:
             path=self.nb.display_path,
             cell=p.cell.index,
             line=line,
-            hint=f"pass {name!r} to the function as an argument.",
+            hint=_module_read_hint(p.role, name),
         )
 
     def _target_still_open(self, p: CellCode, name: str, line: int) -> None:
@@ -240,14 +240,15 @@ class DataFlow:
             self.free_reads.setdefault(p.step or "", {}).setdefault(name, (p.cell.index, line, "module-level"))
             return
         if name in self.hidden_writer:
+            cell = self.hidden_writer[name]
+            what, fix = self._why_hidden(cell)
             raise AnalysisError(
-                f"step {p.step!r} reads {name!r}, but only cell {self.hidden_writer[name]}, which is "
-                "not exported (skipped or before the first step), defines it.",
+                f"step {p.step!r} reads {name!r}, but only cell {cell}, which is not exported "
+                f"({what}), defines it.",
                 path=self.nb.display_path,
                 cell=p.cell.index,
                 line=line,
-                hint=f"move the definition of {name!r} into a step, or remove the 'skip' tag from "
-                f"cell {self.hidden_writer[name]}.",
+                hint=f"move the definition of {name!r} into a step, or {fix}.",
             )
         if name in BUILTINS:
             self.free_reads.setdefault(p.step or "", {}).setdefault(name, (p.cell.index, line, "built-in"))
@@ -259,6 +260,17 @@ class DataFlow:
             line=line,
             hint="define it in an earlier step or the parameters cell (it would raise NameError).",
         )
+
+    def _why_hidden(self, cell: int) -> tuple[str, str]:
+        """What a cell that is not exported is, and how to export it, for a hint that fits it."""
+        role = next((p.role for p in self.parsed if p.cell.index == cell), "unexported")
+        first = next((c for p in self.parsed if p.role == "step" for c in [p.cell.index]), None)
+        if role == "skip":
+            return "it is tagged 'skip'", f"remove the 'skip' tag from cell {cell}"
+        if role == "metrics":
+            return "it is Kale's 'pipeline-metrics' cell", f"compute it in a step above cell {cell}"
+        where = f"it comes before the first step, at cell {first}" if first is not None else "no step is above it"
+        return where, f"tag cell {cell} 'step:NAME' so a step starts there"
 
     def _targets(self, p: CellCode) -> None:
         tags = p.cell.tags
@@ -294,6 +306,19 @@ class DataFlow:
 
     def _depend(self, step: str, on: str, why: str) -> None:
         self.deps.setdefault(step, {}).setdefault(on, why)
+
+
+def _module_read_hint(role: str, name: str) -> str:
+    """The fix for module-level code reading a step's variable, by the kind of cell it is."""
+    if role == "imports":
+        return (
+            "an imports cell runs when the module is imported, before any step: keep import "
+            f"statements there and move the code that uses {name!r} into a step."
+        )
+    return (
+        f"a function that needs {name!r} takes it as an argument; a statement outside a def "
+        "that uses it belongs in a step."
+    )
 
 
 def _closest(name: str, known: Iterable[str]) -> str:

@@ -261,7 +261,7 @@ def build_manifest(
         "format_version": FORMAT_VERSION,
         "python_version": ".".join(map(str, sys.version_info[:3])),
         "packages": packages,
-        "parameters": {p.name: {"default": p.default, "type": p.type_name} for p in plan.parameters},
+        "parameters": {p.name: {"default": p.default, "type": _type(p.type_name)} for p in plan.parameters},
         "steps": {
             s.name: {
                 "function": s.function,
@@ -278,6 +278,11 @@ def build_manifest(
         "data_files": list(data_files or []),
         **({"inferred": list(plan.inferred)} if plan.inferred else {}),
     }
+
+
+def _type(name: str) -> str:
+    """A parameter's type as the manifest records it: an int parameter also takes a float."""
+    return "int | float" if name == "int" else name
 
 
 def _target(t: Any, plan: Plan) -> dict[str, Any]:
