@@ -316,8 +316,8 @@ def _module_read_hint(role: str, name: str) -> str:
             f"statements there and move the code that uses {name!r} into a step."
         )
     return (
-        f"a function that needs {name!r} takes it as an argument; a statement outside a def "
-        "that uses it belongs in a step."
+        f"pass {name!r} to the function as an argument (a statement outside a def that uses it "
+        "belongs in a step)."
     )
 
 

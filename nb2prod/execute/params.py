@@ -70,7 +70,7 @@ def coerce(name: str, raw: str, default: Any) -> Any:
         try:  # an int parameter widens to float: `-p test_size 0.5` where the default is 20
             return float(text)
         except ValueError:
-            raise _bad(name, raw, "a number", default) from None
+            raise _bad(name, raw, "an integer (or a float, which widens it)", default) from None
     if isinstance(default, float):
         try:
             return float(text)
