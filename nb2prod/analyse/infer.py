@@ -146,11 +146,17 @@ def _info(cell: Cell) -> _CellInfo:
         info.skip_reason = f"cell magic {masked.foreign_magic} is not Python"
     elif not tree.body and masked.shell_lines:
         info.skip_reason = "shell commands only"
+    elif tree.body and all(_is_text(stmt) for stmt in tree.body):
+        info.skip_reason = "prose only (a docstring)"
     elif tree.body and all(_plotting(stmt, info.plot_names) for stmt in tree.body):
         info.skip_reason = "plots or shows values only"
     else:
         info.plot_names.clear()
     return info
+
+
+def _is_text(stmt: ast.stmt) -> bool:
+    return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str)
 
 
 def _imports_only(info: _CellInfo) -> bool:
@@ -377,13 +383,14 @@ def _metric_call(value: ast.expr) -> str | None:
             func = node.func
             name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
             if name.endswith(("_score", "_error")) or (name == "score" and isinstance(func, ast.Attribute)):
-                return name
+                return f"….{name}" if isinstance(func, ast.Attribute) else name
         stack.extend(ast.iter_child_nodes(node))
     return None
 
 
 def _metric_name(function: str) -> str:
     """``accuracy_score`` -> ``accuracy``; ``mean_squared_error`` stays; ``score`` stays."""
+    function = function.rpartition(".")[2]
     name = function.removesuffix("_score") if function != "score" else "score"
     return name if name.isidentifier() and not keyword.iskeyword(name) else "score"
 
