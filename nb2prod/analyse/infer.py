@@ -140,7 +140,8 @@ def _info(cell: Cell) -> _CellInfo:
     writes, reads = set(), set()
     for stmt in tree.body:
         for e in statement_events(stmt):
-            (reads if e.kind == "read" else writes).add(e.name)
+            if e.kind in ("read", "write"):  # a method call on a figure is a plot, not a definition
+                (reads if e.kind == "read" else writes).add(e.name)
     info = _CellInfo(cell, tree, writes, reads)
     if masked.foreign_magic:
         info.skip_reason = f"cell magic {masked.foreign_magic} is not Python"
