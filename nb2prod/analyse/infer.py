@@ -402,11 +402,12 @@ def _metric_name(function: str) -> str:
 def _summary(steps: dict[int, tuple[str, str]], parity: dict[str, tuple[int, str]],
              metrics: dict[str, tuple[int, str]], skipped: list[_CellInfo]) -> tuple[str, ...]:
     names = [name for name, _ in steps.values()]
-    from_headings = any(why.startswith("heading") for _, why in steps.values())
-    parts = [
-        f"{'steps' if len(names) > 1 else 'step'} {', '.join(names)}"
-        + (" (from headings)" if from_headings else " (no headings)")
-    ] if names else []
+    whys = [why for _, why in steps.values()]
+    source = (
+        "from headings" if any(w.startswith("heading") for w in whys)
+        else "a plain script" if any(w.startswith("a plain script") for w in whys) else "no headings"
+    )
+    parts = [f"{'steps' if len(names) > 1 else 'step'} {', '.join(names)} ({source})"] if names else []
     if parity:
         parts.append(f"parity {', '.join(parity)}")
     if metrics:
