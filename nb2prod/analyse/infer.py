@@ -308,10 +308,10 @@ def _targets(
             names = [t.id for t in targets if isinstance(t, ast.Name)]
             if value is None or not names or not isinstance(stmt, ast.Assign | ast.AnnAssign):
                 continue
-            method = _predict_call(value)
+            metric = _metric_call(value)
+            method = None if metric else _predict_call(value)  # a score of predictions is a metric
             if method:
                 parity.setdefault(names[-1], f"{names[-1]} = ….{method}(…)")
-            metric = _metric_call(value)
             if metric:
                 metrics.setdefault(names[-1], f"{names[-1]} = {metric}(…)")
         for stmt in info.tree.body:
@@ -359,17 +359,21 @@ def _top_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
 
 
 def _predict_call(value: ast.expr) -> str | None:
-    """The predict-like method a value comes from: ``m.predict(X)``, ``m.predict_proba(X)[:, 1]``."""
-    node = value
-    while True:
+    """The predict-like method a value is computed from: ``m.predict(X)``, ``m.predict_proba(X)[:, 1]``,
+    ``np.expm1(m.predict(X)) * 0.7 + ...``; not inside a lambda or comprehension."""
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Lambda | ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp):
+            continue
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             if node.func.attr in PREDICT_METHODS:
                 return node.func.attr
-            node = node.func.value
-        elif isinstance(node, ast.Subscript | ast.Attribute):
-            node = node.value
-        else:
-            return None
+            if node.func.attr.startswith(("fit", "partial_fit")):
+                stack.append(node.func.value)  # `.fit(scaler.transform(X))` makes a model, not data
+                continue
+        stack.extend(ast.iter_child_nodes(node))
+    return None
 
 
 def _metric_call(value: ast.expr) -> str | None:

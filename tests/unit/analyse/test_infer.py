@@ -86,14 +86,15 @@ def test_targets_from_predict_calls_and_metrics_from_score_functions(tmp_path):
         "from sklearn.linear_model import Ridge\nfrom sklearn.metrics import r2_score, mean_squared_error\n"
         "import numpy as np",
         "X = np.arange(20.0).reshape(10, 2)\ny = X.sum(axis=1)\nmodel = Ridge().fit(X, y)",
-        "y_pred = model.predict(X)\nproba_like = model.predict(X)[:3]",
+        "y_pred = model.predict(X)\nproba_like = model.predict(X)[:3]\n"
+        "blend = np.expm1(model.predict(X)) * 0.5 + 1\nrefit = Ridge().fit(model.predict(X)[:, None], y)",
         "y_pred = y_pred.round(3)",  # the last cell that assigns it is where parity takes it
         "rmse = np.sqrt(mean_squared_error(y, y_pred))\nfit_score = model.score(X, y)",
         "def helper(m):\n    inner = m.predict(X)\n    return inner",  # a def's locals are not targets
         "r2_score(y, y_pred)",
     ])
     plan = analyse(nb)
-    assert [(t.name, t.cell) for t in plan.parity_targets] == [("proba_like", 2), ("y_pred", 3)]
+    assert [(t.name, t.cell) for t in plan.parity_targets] == [("proba_like", 2), ("blend", 2), ("y_pred", 3)]
     assert [(t.name, t.cell) for t in plan.metric_targets] == [("rmse", 4), ("fit_score", 4), ("r2", 6)]
     assert plan.expression_targets == ("r2",)
     assert "r2 = r2_score(y, y_pred)" in plan.steps[0].code
