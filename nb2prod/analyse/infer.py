@@ -30,24 +30,13 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
-from nb2prod.analyse.names import is_display_only, root_name, statement_events
+from nb2prod.analyse.names import statement_events
+from nb2prod.analyse.plotting import is_plotting
 from nb2prod.read.headings import Heading
 from nb2prod.read.magics import mask_magics, parse_masked
 from nb2prod.read.notebook import Cell, SourceNotebook
 
 PREDICT_METHODS = frozenset({"predict", "predict_proba", "decision_function", "transform", "forecast"})
-PLOT_MODULES = frozenset(
-    {"plt", "pyplot", "matplotlib", "mpl", "sns", "seaborn", "px", "go", "plotly", "ff", "alt",
-     "altair", "bokeh", "hv", "holoviews", "pylab", "plotnine", "msno", "missingno", "shap"}
-)
-PLOT_METHODS = frozenset(
-    {"plot", "hist", "boxplot", "scatter", "imshow", "show", "savefig", "bar", "barh", "pie",
-     "kde", "heatmap", "pairplot", "set_title", "set_xlabel", "set_ylabel", "legend", "tight_layout",
-     "scatter_matrix", "plot_tree", "hvplot", "iplot"}
-)
-DISPLAY_CALLS = frozenset({"display", "Markdown", "HTML", "Image"})
-
-
 @dataclass(frozen=True)
 class Inference:
     """What inference adds to each cell, why, and a short account for ``build``'s listing."""
@@ -149,7 +138,7 @@ def _info(cell: Cell) -> _CellInfo:
         info.skip_reason = "shell commands only"
     elif tree.body and all(_is_text(stmt) for stmt in tree.body):
         info.skip_reason = "prose only (a docstring)"
-    elif tree.body and all(_plotting(stmt, info.plot_names) for stmt in tree.body):
+    elif tree.body and all(is_plotting(stmt, info.plot_names) for stmt in tree.body):
         info.skip_reason = "plots or shows values only"
     else:
         info.plot_names.clear()
@@ -163,49 +152,6 @@ def _is_text(stmt: ast.stmt) -> bool:
 def _imports_only(info: _CellInfo) -> bool:
     body = info.tree.body if info.tree is not None else []
     return bool(body) and all(isinstance(s, ast.Import | ast.ImportFrom) for s in body)
-
-
-def _plotting(stmt: ast.stmt, names: set[str]) -> bool:
-    """Whether ``stmt`` only draws or shows something; names it binds to figures join ``names``."""
-    if isinstance(stmt, ast.Import | ast.ImportFrom):
-        modules = [a.name for a in stmt.names] + ([stmt.module] if isinstance(stmt, ast.ImportFrom) and stmt.module else [])
-        if all(m.split(".")[0] in PLOT_MODULES for m in modules):
-            names.update(a.asname or a.name.split(".")[0] for a in stmt.names)
-            return True
-        return False
-    if isinstance(stmt, ast.Expr):
-        return is_display_only(stmt) or _plot_expr(stmt.value, names)
-    if isinstance(stmt, ast.Assign | ast.AnnAssign) and stmt.value is not None:
-        if not _plot_expr(stmt.value, names):
-            return False
-        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-        for target in targets:
-            for node in ast.walk(target):
-                if isinstance(node, ast.Name):
-                    names.add(node.id)
-        return True
-    if isinstance(stmt, ast.For | ast.With | ast.If):
-        body = [*stmt.body, *getattr(stmt, "orelse", [])]
-        return bool(body) and all(_plotting(s, names) for s in body)
-    return isinstance(stmt, ast.Pass)
-
-
-def _plot_expr(node: ast.expr, names: set[str]) -> bool:
-    """A call (or attribute) that draws: on a plotting module or figure, ``.plot``, ``display``."""
-    for sub in ast.walk(node):
-        if isinstance(sub, ast.Call):
-            func = sub.func
-            if isinstance(func, ast.Name) and (func.id in DISPLAY_CALLS or func.id in names):
-                return True
-            if isinstance(func, ast.Attribute):
-                root = root_name(func)
-                if func.attr in PLOT_METHODS or root in PLOT_MODULES or root in names:
-                    return True
-                if isinstance(func.value, ast.Attribute) and func.value.attr == "plot":
-                    return True  # df.plot.scatter(...)
-        if isinstance(sub, ast.Attribute) and sub.attr == "style":
-            return True
-    return False
 
 
 def _unskip_needed(infos: list[_CellInfo]) -> None:
@@ -366,10 +312,12 @@ def _predict_call(value: ast.expr) -> str | None:
         node = stack.pop()
         if isinstance(node, ast.Lambda | ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp):
             continue
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id.endswith("_predict"):
+            return node.func.id  # cross_val_predict(model, X, y)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-            if node.func.attr in PREDICT_METHODS:
+            if node.func.attr in PREDICT_METHODS or node.func.attr.endswith("_predict"):
                 return node.func.attr
-            if node.func.attr.startswith(("fit", "partial_fit")):
+            if node.func.attr.startswith(("fit", "partial_fit")) and node.func.attr != "fit_predict":
                 stack.append(node.func.value)  # `.fit(scaler.transform(X))` makes a model, not data
                 continue
         stack.extend(ast.iter_child_nodes(node))
