@@ -22,6 +22,7 @@ from nb2prod.read.tags import CellTags, late_directives, parse_tags, split_direc
 
 NOTEBOOK_SUFFIXES = (".ipynb", ".py")
 _PERCENT_CELL = re.compile(r"^# %%", re.MULTILINE)
+_MAIN_GUARD = re.compile(r"^if\s+__name__\s*==\s*['\"]__main__['\"]\s*:", re.MULTILINE)
 _SKIPPED_DIRS = {".ipynb_checkpoints", "__pycache__", ".git", ".venv", "node_modules"}
 
 
@@ -323,6 +324,14 @@ def load_notebook(path: Path, *, root: Path | None = None) -> SourceNotebook:
             "move it into the comment lines at the top of the cell."
             for line, text in late_directives(code)
         ]
+    plain = bool((node.metadata.get("nb2prod") or {}).get("plain_script"))
+    main_guard = _MAIN_GUARD.search(cells[0].source) if plain and cells else None
+    if main_guard:
+        line = cells[0].source.count("\n", 0, main_guard.start()) + 1
+        warnings.append(
+            f"{shown}, cell 0, line {line}: `if __name__ == \"__main__\":` is false inside the "
+            "generated pipeline, so that block does not run there; move its code to the top level."
+        )
     return SourceNotebook(
         path=path,
         display_path=shown,
@@ -332,7 +341,7 @@ def load_notebook(path: Path, *, root: Path | None = None) -> SourceNotebook:
         language="python",
         headings=tuple(headings),
         warnings=tuple(warnings),
-        plain_script=bool((node.metadata.get("nb2prod") or {}).get("plain_script")),
+        plain_script=plain,
     )
 
 

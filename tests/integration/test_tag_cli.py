@@ -94,6 +94,18 @@ def test_test_without_out_says_where_it_looked(project):
     assert "pass the same --out to `nb2prod test`" in flat
 
 
+def test_the_untagged_real_corpus_builds_untouched(tmp_path):
+    real = FIXTURES / "notebooks" / "real" / "untagged"
+    shutil.copytree(real, tmp_path / "real")
+    scripts = [f"real/{p.name}" for p in real.glob("*.py") if "# %%" not in p.read_text()]
+    built = nb2prod("build", "real/", *scripts, "--out", "gen", cwd=tmp_path)
+    assert built.returncode == 0, built.stdout + built.stderr
+    notebooks = sorted(p.name for p in real.iterdir() if p.suffix in (".ipynb", ".py"))
+    assert len(notebooks) >= 5
+    for name in notebooks:
+        assert f"real/{name}: inferred step" in built.stdout, name
+
+
 @pytest.mark.kernel
 def test_untagged_notebooks_build_and_pass_parity_untouched(project):
     paths = ("untagged/", "untagged/plain_script.py")  # a folder walk skips plain scripts

@@ -61,3 +61,10 @@ def test_a_plain_script_that_does_not_parse_is_refused_with_its_line(tmp_path):
     path.write_text("x = (1,\n")
     with pytest.raises(NotebookError, match=r"the script does not parse as Python: .* \(line 1\)"):
         load_notebook(path, root=tmp_path)
+
+
+def test_a_plain_scripts_main_guard_is_a_warning(tmp_path):
+    path = tmp_path / "job.py"
+    path.write_text("def main():\n    return 1\n\n\nif __name__ == '__main__':\n    main()\n")
+    (warning,) = load_notebook(path, root=tmp_path).warnings
+    assert warning.startswith("job.py, cell 0, line 5: `if __name__ == \"__main__\":` is false inside")
