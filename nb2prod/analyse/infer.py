@@ -8,11 +8,12 @@ without gets, in order of what its cells say:
   one step, named after the notebook, when there are no headings;
 * ``imports``: a cell of import statements only (they go to the module header anyway);
 * ``skip``: a cell whose every statement plots or only shows a value (matplotlib, seaborn, plotly,
-  pandas ``.plot``, ``display``, ``.style``, a bare ``df.head()``), unless a cell that is kept
-  reads a name it binds; a cell that is only shell commands or IPython magics; a cell that does
-  not parse;
-* ``parity:NAME``: each name assigned from a ``predict``, ``predict_proba``, ``decision_function``,
-  ``transform`` or ``forecast`` call, taken after the last cell that assigns it;
+  pandas ``.plot``, ``display``, ``.style``, a bare ``df.head()``; :mod:`nb2prod.analyse.plotting`),
+  unless a cell that is kept reads a name it binds; a cell that is only shell commands, a cell
+  magic that is not Python, a docstring, or code that does not parse;
+* ``parity:NAME``: each name assigned a value computed from a ``predict``, ``predict_proba``,
+  ``decision_function``, ``transform`` or ``forecast`` call (or ``cross_val_predict``), taken after
+  the last cell that assigns it;
 * ``metric:NAME``: each name assigned from a ``*_score`` or ``*_error`` function or a ``.score(``
   call, and a cell that ends in such a call (``accuracy_score(y, p)``: the value it shows).
 
@@ -37,6 +38,8 @@ from nb2prod.read.magics import mask_magics, parse_masked
 from nb2prod.read.notebook import Cell, SourceNotebook
 
 PREDICT_METHODS = frozenset({"predict", "predict_proba", "decision_function", "transform", "forecast"})
+
+
 @dataclass(frozen=True)
 class Inference:
     """What inference adds to each cell, why, and a short account for ``build``'s listing."""
@@ -68,19 +71,19 @@ def infer(nb: SourceNotebook, module: str = "notebook") -> Inference:
     tags: dict[int, list[str]] = {c.cell.index: [] for c in infos}
     reasons: dict[int, list[str]] = {c.cell.index: [] for c in infos}
     for info in infos:
-        if info.skip_reason and not info.cell.tags.role:
+        if info.skip_reason and not _has_role(info.cell):
             tags[info.cell.index].append("skip")
             reasons[info.cell.index].append(info.skip_reason)
-        elif _imports_only(info) and not info.cell.tags.role:
+        elif _imports_only(info) and not _has_role(info.cell):
             tags[info.cell.index].append("imports")
             reasons[info.cell.index].append("import statements only")
-    kept = [i for i in infos if not i.cell.tags.role and not i.skip_reason and not _imports_only(i)]
-    steps = _steps(nb, kept, module)
+    kept = [i for i in infos if not _has_role(i.cell) and not i.skip_reason and not _imports_only(i)]
+    # a cell with nothing to run (empty, comments, magics) continues a step but never opens one
+    steps = _steps(nb, [i for i in kept if i.tree is not None and i.tree.body], module)
     for index, (name, why) in steps.items():
         tags[index].insert(0, f"step:{name}")
         reasons[index].insert(0, why)
-    exported = kept
-    parity, metrics = _targets(nb, exported, infos)
+    parity, metrics = _targets(nb, kept, infos)
     for kind, found in (("parity", parity), ("metric", metrics)):
         for name, (index, why) in found.items():
             tags[index].append(f"{kind}:{name}")
@@ -145,6 +148,11 @@ def _info(cell: Cell) -> _CellInfo:
     return info
 
 
+def _has_role(cell: Cell) -> bool:
+    """A role of its own (Kale's bare ``pipeline-metrics`` included): inference leaves it alone."""
+    return bool(cell.tags.role or cell.tags.kale_metrics)
+
+
 def _is_text(stmt: ast.stmt) -> bool:
     return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str)
 
@@ -160,7 +168,7 @@ def _unskip_needed(infos: list[_CellInfo]) -> None:
     while changed:
         changed = False
         for i, info in enumerate(infos):
-            if not info.skip_reason or info.tree is None or info.cell.tags.role:
+            if not info.skip_reason or info.tree is None or _has_role(info.cell):
                 continue
             later = [o for o in infos[i + 1 :] if not o.skip_reason]
             if any(info.writes & o.reads for o in later):

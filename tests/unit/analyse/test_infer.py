@@ -179,3 +179,14 @@ def test_a_papermill_parameters_cell_is_kept_and_the_rest_is_one_step(tmp_path):
     plan = analyse(load_notebook(path, root=tmp_path))
     assert [p.name for p in plan.parameters] == ["n"]
     assert len(plan.steps) == 1 and plan.steps[0].cells == (1, 2)
+
+
+def test_a_section_with_nothing_to_run_makes_no_step(tmp_path):
+    nb = notebook(tmp_path, [("md", "## Fit"), "a = 1", ("md", "## Conclusion\nDone."), "# notes\n", ""])
+    assert [s.name for s in analyse(nb).steps] == ["fit"]
+
+
+def test_kale_pipeline_metrics_cell_keeps_its_role(tmp_path):
+    nb = notebook(tmp_path, [("md", "## Fit"), "a = 1", ("md", "## Report"), ("print(a)", ["pipeline-metrics"])])
+    plan = analyse(nb)
+    assert [s.name for s in plan.steps] == ["fit"] and [t.name for t in plan.metric_targets] == ["a"]
