@@ -241,7 +241,7 @@ class DataFlow:
             return
         if name in self.hidden_writer:
             cell = self.hidden_writer[name]
-            what, fix = self._why_hidden(cell)
+            what, fix = self._why_hidden(cell, name)
             raise AnalysisError(
                 f"step {p.step!r} reads {name!r}, but only cell {cell}, which is not exported "
                 f"({what}), defines it.",
@@ -261,15 +261,23 @@ class DataFlow:
             hint="define it in an earlier step or the parameters cell (it would raise NameError).",
         )
 
-    def _why_hidden(self, cell: int) -> tuple[str, str]:
+    def _why_hidden(self, cell: int, name: str) -> tuple[str, str]:
         """What a cell that is not exported is, and how to export it, for a hint that fits it."""
-        role = next((p.role for p in self.parsed if p.cell.index == cell), "unexported")
+        hidden = next((p for p in self.parsed if p.cell.index == cell), None)
+        role = hidden.role if hidden is not None else "unexported"
         first = next((c for p in self.parsed if p.role == "step" for c in [p.cell.index]), None)
+        imported = hidden is not None and hidden.tree is not None and any(
+            (a.asname or a.name.split(".")[0]) == name
+            for node in hidden.tree.body if isinstance(node, ast.Import | ast.ImportFrom)
+            for a in node.names
+        )
         if role == "skip":
             return "it is tagged 'skip'", f"remove the 'skip' tag from cell {cell}"
         if role == "metrics":
             return "it is Kale's 'pipeline-metrics' cell", f"compute it in a step above cell {cell}"
         where = f"it comes before the first step, at cell {first}" if first is not None else "no step is above it"
+        if imported:
+            return where, f"tag cell {cell} 'imports' (if it holds only imports) so the module header has them"
         return where, f"tag cell {cell} 'step:NAME' so a step starts there"
 
     def _targets(self, p: CellCode) -> None:

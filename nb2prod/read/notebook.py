@@ -105,7 +105,7 @@ def read_notebook_node(path: Path) -> Any:
         raise NotebookError(
             f"unsupported file type {path.suffix or '(none)'!r}.",
             path=shown,
-            hint="nb2prod reads .ipynb notebooks and jupytext percent-format .py files.",
+            hint="nb2prod reads .ipynb notebooks, jupytext percent-format .py files and plain .py scripts.",
         )
     if not data.strip():
         raise NotebookError(

@@ -100,6 +100,8 @@ def _notebooks(paths: Iterable[Path]) -> list[Path]:
         raise NotebookError(
             "no notebooks found (.ipynb, or jupytext percent-format .py).",
             path=", ".join(str(p) for p in paths),
+            hint="a folder is searched for those; a plain .py script (no '# %%' markers) builds "
+            "when it is named on the command line.",
         )
     return found
 
