@@ -308,7 +308,7 @@ class DataFlow:
             path=self.nb.display_path,
             cell=p.cell.index,
             line=line,
-            hint=f"pass {name!r} to the function as an argument.",
+            hint=_module_read_hint(p.role, name),
         )
 
     def _target_still_open(self, p: CellCode, name: str, line: int) -> None:
@@ -351,14 +351,15 @@ class DataFlow:
             self.free_reads.setdefault(p.step or "", {}).setdefault(name, (p.cell.index, line, "module-level"))
             return
         if name in self.hidden_writer:
+            cell = self.hidden_writer[name]
+            what, fix = self._why_hidden(cell, name)
             raise AnalysisError(
-                f"step {p.step!r} reads {name!r}, but only cell {self.hidden_writer[name]}, which is "
-                "not exported (skipped or before the first step), defines it.",
+                f"step {p.step!r} reads {name!r}, but only cell {cell}, which is not exported "
+                f"({what}), defines it.",
                 path=self.nb.display_path,
                 cell=p.cell.index,
                 line=line,
-                hint=f"move the definition of {name!r} into a step, or remove the 'skip' tag from "
-                f"cell {self.hidden_writer[name]}.",
+                hint=f"move the definition of {name!r} into a step, or {fix}.",
             )
         if name in BUILTINS:
             self.free_reads.setdefault(p.step or "", {}).setdefault(name, (p.cell.index, line, "built-in"))
@@ -370,6 +371,25 @@ class DataFlow:
             line=line,
             hint="define it in an earlier step or the parameters cell (it would raise NameError).",
         )
+
+    def _why_hidden(self, cell: int, name: str) -> tuple[str, str]:
+        """What a cell that is not exported is, and how to export it, for a hint that fits it."""
+        hidden = next((p for p in self.parsed if p.cell.index == cell), None)
+        role = hidden.role if hidden is not None else "unexported"
+        first = next((c for p in self.parsed if p.role == "step" for c in [p.cell.index]), None)
+        imported = hidden is not None and hidden.tree is not None and any(
+            (a.asname or a.name.split(".")[0]) == name
+            for node in hidden.tree.body if isinstance(node, ast.Import | ast.ImportFrom)
+            for a in node.names
+        )
+        if role == "skip":
+            return "it is tagged 'skip'", f"remove the 'skip' tag from cell {cell}"
+        if role == "metrics":
+            return "it is Kale's 'pipeline-metrics' cell", f"compute it in a step above cell {cell}"
+        where = f"it comes before the first step, at cell {first}" if first is not None else "no step is above it"
+        if imported:
+            return where, f"tag cell {cell} 'imports' (if it holds only imports) so the module header has them"
+        return where, f"tag cell {cell} 'step:NAME' so a step starts there"
 
     def _targets(self, p: CellCode) -> None:
         tags = p.cell.tags
@@ -412,6 +432,17 @@ def _norm(path: str) -> str:
     import posixpath
 
     return posixpath.normpath(path)
+def _module_read_hint(role: str, name: str) -> str:
+    """The fix for module-level code reading a step's variable, by the kind of cell it is."""
+    if role == "imports":
+        return (
+            "an imports cell runs when the module is imported, before any step: keep import "
+            f"statements there and move the code that uses {name!r} into a step."
+        )
+    return (
+        f"pass {name!r} to the function as an argument (a statement outside a def that uses it "
+        "belongs in a step)."
+    )
 
 
 def _closest(name: str, known: Iterable[str]) -> str:

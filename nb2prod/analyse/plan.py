@@ -80,6 +80,8 @@ class Plan:
     warnings: tuple[str, ...] = field(default=())
     models: tuple[Target, ...] = ()  # `model:VAR` tags: what `nb2prod train` saves
     inference: Inference | None = None  # the serving path, when steps are tagged `inference`
+    inferred: tuple[str, ...] = field(default=())  # what inference tagged, when the notebook had no steps
+    expression_targets: tuple[str, ...] = field(default=())  # targets bound to a cell's last expression
 
     @property
     def parity_targets(self) -> tuple[Target, ...]:

@@ -52,6 +52,7 @@ def module_name(path: Path) -> str:
 
 def analyse(nb: SourceNotebook) -> Plan:
     """Check the notebook against the tag grammar and infer the pipeline it describes."""
+    nb, inferred, bound = _infer_tags(nb)
     cells = _assign_roles(nb)
     parsed = [_parse(nb, c) for c in cells]
     parameters = _parameters(nb, parsed)
@@ -81,10 +82,34 @@ def analyse(nb: SourceNotebook) -> Plan:
         imported_modules=modules,
         unexported_cells=tuple(p.cell.index for p in parsed if p.role == "unexported" and p.code.strip()),
         skipped_cells=tuple(p.cell.index for p in parsed if p.role == "skip"),
-        warnings=tuple(flow.warnings),
+        warnings=(*nb.warnings, *flow.warnings),
         models=tuple(t for t in flow.targets if t.kind == "model"),
+        inferred=inferred,
+        expression_targets=bound,
     )
     return with_inference(plan, parsed)
+
+
+def _infer_tags(nb: SourceNotebook) -> tuple[SourceNotebook, tuple[str, ...], tuple[str, ...]]:
+    """Tags for a notebook with no step tags (:mod:`nb2prod.analyse.infer`), and bare expressions
+    bound to the parity/metric names tagged on their cells; returns what was inferred and bound."""
+    from nb2prod.analyse import infer
+
+    inferred: tuple[str, ...] = ()
+    if infer.needs_inference(nb) and nb.cells:
+        found = infer.infer(nb, module_name(nb.path))
+        if not any(tag.startswith("step:") for tags in found.tags.values() for tag in tags):
+            raise TagError(
+                f"the notebook has no 'step:NAME' tag, and none of its {len(nb.cells)} code cells "
+                "can be a step: each one only plots, shows a value, runs shell commands or does "
+                "not parse.",
+                path=nb.display_path,
+                hint="tag the first cell to export 'step:NAME'; `nb2prod tag NOTEBOOK` shows why "
+                "each cell was left out.",
+            )
+        nb, inferred = infer.apply(nb, found), found.summary
+    nb, bound = infer.bind_expressions(nb)
+    return nb, inferred, bound
 
 
 def _assign_roles(nb: SourceNotebook) -> list[tuple[Cell, str, str | None]]:

@@ -1,7 +1,7 @@
 """The ``nb2prod`` command: a thin click group; each command parses, delegates and prints.
 
 One module per command group registers its ``COMMANDS`` here: ``build`` (build and the versions on
-disk), ``parity`` (run, test). Heavy libraries load inside the commands, so ``nb2prod --help`` stays fast.
+disk), ``parity`` (run, test), ``tag`` (tag). Heavy libraries load inside the commands, so ``nb2prod --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from nb2prod import __version__
-from nb2prod.cli import build, parity, train
+from nb2prod.cli import build, parity, tag, train
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -18,7 +18,7 @@ def cli() -> None:
     """Turn tagged Jupyter notebooks into versioned pipeline modules, and prove they match."""
 
 
-for _module in (build, parity, train):
+for _module in (build, parity, train, tag):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 

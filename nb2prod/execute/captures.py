@@ -22,14 +22,21 @@ if TYPE_CHECKING:
     from nbformat import NotebookNode
 
 
-def capture_source(var: str, base: Path, key: str) -> str:
+def capture_source(var: str, base: Path, key: str, shown: int | None = None) -> str:
     """A cell pickling ``var`` to ``base.pkl`` (atomically, owner-only), or noting it missing or
-    unpicklable. The file starts with an HMAC of the pickle under this run's secret ``key``."""
+    unpicklable. The file starts with an HMAC of the pickle under this run's secret ``key``.
+
+    With ``shown`` (the number of capture cells between this one and the user's cell), the value
+    is what the user's cell showed (IPython's ``Out`` of its execution count), not a variable."""
     return f"""\
 # nb2prod: capture {var!r} after the cell above (hidden; removed from the executed notebook)
-def _nb2prod_capture(name, base, key):
+def _nb2prod_capture(name, base, key, shown):
     import hashlib, hmac, os, pickle
-    ns = globals()
+    ns = dict(globals())
+    if shown is not None:
+        out = ns.get("Out") or {{}}
+        count = len(ns.get("In") or ()) - 2 - shown  # In[n] is cell n's code; this cell is last
+        ns = {{name: out[count]}} if count in out else {{}}
     if name not in ns:
         open(base + ".missing", "w").close()
         return
@@ -43,7 +50,7 @@ def _nb2prod_capture(name, base, key):
     except Exception as exc:
         with open(base + ".error", "w") as fh:
             fh.write(f"{{type(exc).__name__}}: {{exc}}")
-_nb2prod_capture({var!r}, {str(base)!r}, {key!r})
+_nb2prod_capture({var!r}, {str(base)!r}, {key!r}, {shown!r})
 del _nb2prod_capture
 """
 

@@ -107,6 +107,7 @@ def _prepare(
     parameters_cell: int | None,
     key: str = "",
     workdir: WorkDir | None = None,
+    shown: set[str] | frozenset[str] = frozenset(),
 ) -> tuple[NotebookNode, list[_Slot]]:
     """Copy ``nb``; tag its parameters cell; add seed, capture and papermill's parameters cells."""
     import nbformat
@@ -145,8 +146,9 @@ def _prepare(
         add(_hidden_cell(_seed_source(seed), SEED_TAG, "seed"), _Slot("seed", None))
     for i, cell in enumerate(work.cells):
         add(cell, _Slot("cell", i))
-        for k in after.get(i, []):
-            source = capture_source(captures[k][1], capture_root / str(k), key)
+        for back, k in enumerate(after.get(i, [])):
+            var = captures[k][1]
+            source = capture_source(var, capture_root / str(k), key, back if var in shown else None)
             add(_hidden_cell(source, CAPTURE_TAG, "capture"), _Slot("capture", i))
     work.cells = cells
 
@@ -197,6 +199,7 @@ def execute_notebook(
     seed: int | None = None,
     parameters_cell: int | None = None,
     workdir: WorkDir | None = None,
+    shown: set[str] | frozenset[str] = frozenset(),
 ) -> Execution:
     """Execute ``nb`` (read from ``path``) with papermill, capturing ``(cell, var)`` values.
 
@@ -205,7 +208,8 @@ def execute_notebook(
     first cell and sets PYTHONHASHSEED in the kernel's environment. ``parameters_cell`` names the
     user's parameters cell when the caller's tag parser found one papermill would not
     (``#| parameters``). ``workdir`` is this run's own working folder (``nb2prod.execute.workdir``):
-    the kernel starts there, with writes through its links to the notebook's folder made private.
+    the kernel starts there, with writes through its links to the notebook's folder made private. A name in ``shown`` is captured as the value its cell shows (its
+    last expression, from IPython's ``Out``), not from the kernel's variables.
     """
     import papermill
 
@@ -232,7 +236,7 @@ def execute_notebook(
         run.cwd = str(workdir.root if workdir is not None else path.parent)
         track(run)
         work, order = _prepare(
-            nb, params, captures, capture_root, seed, parameters_cell, key, workdir
+            nb, params, captures, capture_root, seed, parameters_cell, key, workdir, shown
         )
         run.user_cell = lambda index: _user_cell(nb, order, index)[0]
         run.hidden = {i for i, s in enumerate(order) if s.kind in ("seed", "capture", "workdir")}

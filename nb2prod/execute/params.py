@@ -46,7 +46,8 @@ _NOT_LITERAL = object()
 def coerce(name: str, raw: str, default: Any) -> Any:
     """Type the command-line string ``raw`` like ``default``, the value in the parameters cell.
 
-    bool accepts true/false/1/0/yes/no (any case); int and float parse as Python numbers; str is
+    bool accepts true/false/1/0/yes/no (any case); int and float parse as Python numbers (an int
+    default takes a float too, as the manifest's ``int | float`` says); str is
     kept verbatim; a ``None`` default takes any Python literal and falls back to the string; list,
     tuple, dict and other literal types go through ``ast.literal_eval`` (``64,32`` is a fine list).
     Raises :class:`UsageError` naming the parameter when the text does not fit.
@@ -65,7 +66,11 @@ def coerce(name: str, raw: str, default: Any) -> Any:
         try:
             return int(text)
         except ValueError:
-            raise _bad(name, raw, "an integer", default) from None
+            pass
+        try:  # an int parameter widens to float: `-p test_size 0.5` where the default is 20
+            return float(text)
+        except ValueError:
+            raise _bad(name, raw, "an integer (or a float, which widens it)", default) from None
     if isinstance(default, float):
         try:
             return float(text)
@@ -98,7 +103,7 @@ def resolve(
     """
     unknown = [name for name in raw if name not in defaults]
     if unknown:
-        known = ", ".join(defaults) if defaults else "none (it has no parameters cell)"
+        known = ", ".join(defaults) if defaults else "none (this notebook has no parameters cell)"
         first = unknown[0]
         close = difflib.get_close_matches(first, list(defaults), n=1)
         hint = f"did you mean '{close[0]}'?" if close else "pass only the parameters listed."

@@ -23,18 +23,21 @@ def main(argv: list[str] | None = None) -> None:
     """Run from the shell: ``python -m generated.{name} -p NAME VALUE``; prints the results."""
     import argparse
 
+    me = __spec__.name if __spec__ is not None else __name__
+    package = me.rpartition(".")[0].rpartition(".")[0] or me  # <out>.<name>, the real package
+    known = ", ".join(PARAMETERS) or "none (this notebook has no parameters cell)"
     parser = argparse.ArgumentParser(
-        prog="python -m generated.{name}", description=__doc__.splitlines()[0]
+        prog=f"python -m {{package}}", description=__doc__.splitlines()[0]
     )
     parser.add_argument(
         "-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-        help="override a parameter (repeatable); known: " + ", ".join(PARAMETERS),
+        help="override a parameter (repeatable); known: " + known,
     )
     args = parser.parse_args(argv)
     params = {{}}
     for name, text in args.parameter:
         if name not in PARAMETERS:
-            parser.error(f"unknown parameter {{name!r}}; known: {{', '.join(PARAMETERS)}}")
+            parser.error(f"unknown parameter {{name!r}}; known: {{known}}")
         try:
             params[name] = _parse_value(text, PARAMETERS[name])
         except ValueError as err:
@@ -51,8 +54,13 @@ def _parse_value(text: str, default: object) -> object:
         if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
             raise ValueError(f"expected true or false, got {{text!r}}")
         return text.lower() in ("true", "1", "yes")
-    if isinstance(default, int | float):
-        return type(default)(text)
+    if isinstance(default, int):
+        try:
+            return int(text)
+        except ValueError:
+            return float(text)  # an int parameter widens to float
+    if isinstance(default, float):
+        return float(text)
     if isinstance(default, str):
         return text
     try:
@@ -247,7 +255,7 @@ def _run_function(plan: Plan) -> str:
         "if unknown:",
         "    raise TypeError(",
         '        f"run() got unknown parameter(s) {\', \'.join(sorted(unknown))}; "',
-        f'        "known parameters: {", ".join(p.name for p in plan.parameters) or "none"}"',
+        f'        "known parameters: {", ".join(p.name for p in plan.parameters) or _NO_PARAMETERS}"',
         "    )",
     ]
     for p in plan.parameters:
@@ -264,6 +272,9 @@ def _run_function(plan: Plan) -> str:
     return f"def run({', '.join(signature)}) -> dict[str, object]:\n" + "\n".join(
         indent(line) for line in lines
     )
+
+
+_NO_PARAMETERS = "none (this notebook has no parameters cell)"
 
 
 def _argument(p: Parameter) -> str:

@@ -54,12 +54,12 @@ def plan_jobs(
         package = out_dir / name
         version = current_version(package)
         if reason is not None or version is None:
-            stale.append(_stale_case(display, name, version, reason or "never built"))
+            stale.append(_stale_case(display, name, version, _never_built(reason, package)))
             continue
         manifest = read_manifest(package, version)
         defaults = {k: v["default"] for k, v in manifest["parameters"].items()}
         targets = tuple(
-            TargetSpec(t["name"], kind, t["cell"])
+            TargetSpec(t["name"], kind, t["cell"], bool(t.get("expression")))
             for key, kind in (("parity_targets", "parity"), ("metrics", "metric"))
             for t in manifest.get(key, [])
         )
@@ -83,6 +83,17 @@ def plan_jobs(
                 )
             )
     return jobs, stale
+
+
+def _never_built(reason: str | None, package: Path) -> str:
+    """"never built" names the folder it looked in: a project built with ``--out`` elsewhere
+    is found only when ``test`` gets the same ``--out`` (or ``[tool.nb2prod] out`` says it)."""
+    if reason is not None and reason != "never built":
+        return reason
+    return (
+        f"never built: no {package.name}/CURRENT in {package.parent}; if it was built with "
+        "--out DIR elsewhere, pass the same --out to `nb2prod test` (or set [tool.nb2prod] out)"
+    )
 
 
 def _source_path(display: str, root: Path | None) -> Path:
@@ -159,6 +170,7 @@ def run_job(
                 params=job.params,
                 output_path=output,
                 captures=[(t.cell, t.name) for t in job.targets],
+                shown={t.name for t in job.targets if t.expression},
                 capture_dir=private,
                 timeout=timeout,
                 progress=progress,

@@ -18,6 +18,7 @@ class TargetSpec:
     name: str
     kind: str  # "parity" | "metric"
     cell: int
+    expression: bool = False  # the cell's last expression is the value (no name in the notebook)
 
 
 @dataclass(frozen=True)

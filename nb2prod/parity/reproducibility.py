@@ -125,6 +125,14 @@ def diagnosis_advice(case: CaseResult) -> str:
     if case.reproducible is not False:
         return ""
     if not relevant_hints(case):
+        if case.hints:  # found, but --seed covers them: they do not explain this on their own
+            found = "; ".join(f"{h.location}: `{h.call}`" for h in case.hints[:3])
+            more = f" and {len(case.hints) - 3} more" if len(case.hints) > 3 else ""
+            return (
+                f"The unseeded calls found ({found}{more}) draw from streams --seed {case.seed} "
+                "seeds, so they do not explain this alone: give them an explicit seed anyway, and "
+                "look for clocks, threads, or data that changes between runs."
+            )
         return (
             "No unseeded call was found in the code: look for clocks, unordered sets of strings "
             "(PYTHONHASHSEED; --seed fixes those), threads, or data that changes between runs."

@@ -1,11 +1,13 @@
 """Reading notebooks: the only module that touches raw notebook JSON or jupytext text.
 
-``.ipynb`` files go through nbformat (parsed and schema-validated); ``.py`` files must be jupytext
-percent-format notebooks. Everything downstream sees :class:`SourceNotebook`, never a dict.
+``.ipynb`` files go through nbformat (parsed and schema-validated); ``.py`` files are jupytext
+percent-format notebooks, or plain scripts (one cell). Everything downstream sees
+:class:`SourceNotebook`, never a dict.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import re
@@ -15,13 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from nb2prod.errors import NotebookError
-from nb2prod.read.tags import CellTags, parse_tags, split_directive_lines
+from nb2prod.read.headings import Heading, code_headings, markdown_headings
+from nb2prod.read.tags import CellTags, late_directives, parse_tags, split_directive_lines
 
 NOTEBOOK_SUFFIXES = (".ipynb", ".py")
 #: papermill's tag for the cell it inserts after the parameters cell (Ploomber's task notebooks carry
 #: one, holding the values their parameters cell only declares as None)
 INJECTED_TAG = "injected-parameters"
 _PERCENT_CELL = re.compile(r"^# %%", re.MULTILINE)
+_MAIN_GUARD = re.compile(r"^if\s+__name__\s*==\s*['\"]__main__['\"]\s*:", re.MULTILINE)
 _SKIPPED_DIRS = {".ipynb_checkpoints", "__pycache__", ".git", ".venv", "node_modules"}
 
 
@@ -32,6 +36,7 @@ class Cell:
     index: int  # position in the notebook's cell list, 0-based like nbformat's
     source: str  # the code, with `#|` directive lines blanked (line numbers kept)
     tags: CellTags
+    title: str | None = None  # a percent cell's title (`# %% Train the model`)
 
     @property
     def injected(self) -> bool:
@@ -49,6 +54,9 @@ class SourceNotebook:
     sha256: str
     kernel_name: str | None
     language: str
+    headings: tuple[Heading, ...] = ()  # every cell's headings, in order (inference reads them)
+    warnings: tuple[str, ...] = ()  # e.g. a `#|` directive after code, which is not read
+    plain_script: bool = False  # a .py file with no `# %%` markers, read as one cell
 
 
 def display_path(path: Path, root: Path | None = None) -> str:
@@ -105,7 +113,7 @@ def read_notebook_node(path: Path) -> Any:
         raise NotebookError(
             f"unsupported file type {path.suffix or '(none)'!r}.",
             path=shown,
-            hint="nb2prod reads .ipynb notebooks and jupytext percent-format .py files.",
+            hint="nb2prod reads .ipynb notebooks, jupytext percent-format .py files and plain .py scripts.",
         )
     if not data.strip():
         raise NotebookError(
@@ -257,11 +265,7 @@ def _cell_of_validation_error(err: Any) -> int | None:
 
 def _read_percent(text: str, shown: str) -> Any:
     if not _PERCENT_CELL.search(text):
-        raise NotebookError(
-            "this .py file is not a jupytext percent-format notebook (no '# %%' cell markers).",
-            path=shown,
-            hint="mark cells with '# %%' lines, or convert it: jupytext --to py:percent NOTEBOOK.ipynb",
-        )
+        return _read_plain_script(text, shown)
     import jupytext
 
     try:
@@ -273,6 +277,26 @@ def _read_percent(text: str, shown: str) -> Any:
             hint="check the '# %%' cell headers (e.g. tags=[\"step:load\"]), or open and save it in "
             "Jupyter with jupytext.",
         ) from None
+
+
+def _read_plain_script(text: str, shown: str) -> Any:
+    """A plain script with no cell markers: one code cell holding the whole file (it must parse:
+    a syntax error is the script's, not a cell boundary nb2prod guessed)."""
+    import nbformat
+
+    try:
+        ast.parse(text)
+    except SyntaxError as err:
+        raise NotebookError(
+            f"the script does not parse as Python: {err.msg} (line {err.lineno}).",
+            path=shown,
+            hint="fix the script so `python` can run it, or mark notebook cells with '# %%' lines.",
+        ) from None
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["nb2prod"] = {"plain_script": True}
+    nb.cells.append(nbformat.v4.new_code_cell(text.rstrip("\n")))
+    return nb
 
 
 def load_notebook(path: Path, *, root: Path | None = None) -> SourceNotebook:
@@ -291,12 +315,31 @@ def load_notebook(path: Path, *, root: Path | None = None) -> SourceNotebook:
             "code, or leave it out of the paths given to nb2prod.",
         )
     cells = []
+    headings: list[Heading] = []
+    warnings: list[str] = []
     for index, cell in enumerate(node.cells):
+        if cell.cell_type == "markdown":
+            headings += markdown_headings(index, cell.source)
         if cell.cell_type != "code":
             continue
         directives, code = split_directive_lines(cell.source)
         raw_tags = list(cell.metadata.get("tags", [])) + directives
-        cells.append(Cell(index, code, parse_tags(raw_tags, path=shown, cell=index)))
+        title = cell.metadata.get("title") if isinstance(cell.metadata.get("title"), str) else None
+        cells.append(Cell(index, code, parse_tags(raw_tags, path=shown, cell=index), title))
+        headings += code_headings(index, cell.source, title)
+        warnings += [
+            f"{shown}, cell {index}, line {line}: `{text}` comes after code, so it is not read; "
+            "move it into the comment lines at the top of the cell."
+            for line, text in late_directives(code)
+        ]
+    plain = bool((node.metadata.get("nb2prod") or {}).get("plain_script"))
+    main_guard = _MAIN_GUARD.search(cells[0].source) if plain and cells else None
+    if main_guard:
+        line = cells[0].source.count("\n", 0, main_guard.start()) + 1
+        warnings.append(
+            f"{shown}, cell 0, line {line}: `if __name__ == \"__main__\":` is false inside the "
+            "generated pipeline, so that block does not run there; move its code to the top level."
+        )
     return SourceNotebook(
         path=path,
         display_path=shown,
@@ -304,6 +347,9 @@ def load_notebook(path: Path, *, root: Path | None = None) -> SourceNotebook:
         sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
         kernel_name=kernelspec.get("name"),
         language="python",
+        headings=tuple(headings),
+        warnings=tuple(warnings),
+        plain_script=plain,
     )
 
 

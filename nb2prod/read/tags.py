@@ -94,10 +94,12 @@ def is_identifier(name: str) -> bool:
 
 
 def split_directive_lines(source: str) -> tuple[list[str], str]:
-    """Split ``#| key: value`` lines at the top of a cell from its code.
+    """Split ``#| key: value`` lines in a cell's leading comment block from its code.
 
-    Returns the directives as tag strings (``step:train``) and the code with those lines blanked, so
-    line numbers inside the cell stay the ones the user sees.
+    The block is every line before the first line of code: comments (sphinx-gallery cells open
+    with prose comments), blank lines and IPython magics. Returns the directives as tag strings
+    (``step:train``) and the code with those lines blanked, so line numbers inside the cell stay
+    the ones the user sees. A directive after code is not read; :func:`late_directives` finds it.
     """
     lines = source.splitlines()
     tags: list[str] = []
@@ -107,9 +109,20 @@ def split_directive_lines(source: str) -> tuple[list[str], str]:
             value = match.group("value")
             tags.append(f"{match.group('key')}:{value}" if value else match.group("key"))
             lines[i] = ""
-        elif line.strip():
+        elif line.strip() and not line.lstrip().startswith(("#", "%")):
             break
     return tags, "\n".join(lines)
+
+
+def late_directives(code: str) -> list[tuple[int, str]]:
+    """``(line, text)`` of nb2prod directives left in ``code`` after its leading block: they come
+    after code, so they are not read, and ``build`` warns rather than ignore them silently."""
+    found = []
+    for number, line in enumerate(code.splitlines(), 1):
+        match = _DIRECTIVE_LINE.match(line)
+        if match and match.group("key") in _BY_SPELLING:
+            found.append((number, line.strip()))
+    return found
 
 
 def parse_tags(raw: Iterable[str], *, path: str, cell: int) -> CellTags:

@@ -28,8 +28,10 @@ def print_rows(report: BuildReport, console: Any) -> None:
     """The table (small builds) or the listing and summary (big ones); then ``--check``'s verdict."""
     if len(report.rows) <= TABLE_ROWS:
         _table(report.rows, console)
+        _inferred(report.rows)
     else:
         _listing(report)
+        _inferred([r for r in report.rows if r.status not in ("unchanged", "current")])
     if report.check:
         stale = report.stale
         click.echo(
@@ -62,6 +64,16 @@ def _table(rows: list[BuildRow], console: Any) -> None:
         )
     if rows:
         console.print(table)
+
+
+def _inferred(rows: list[BuildRow]) -> None:
+    """One line per notebook whose tags were inferred (it had no step tags), saying what."""
+    for row in rows:
+        if row.inferred:
+            click.echo(
+                f"{row.notebook}: inferred {'; '.join(row.inferred)}. "
+                f"`nb2prod tag {row.notebook} --write` writes these tags into it."
+            )
 
 
 def _listing(report: BuildReport) -> None:

@@ -55,6 +55,7 @@ class BuildRow:
     parity: tuple[str, ...]
     version: str | None
     status: str  # new, updated, unchanged | current, stale: <reason>
+    inferred: tuple[str, ...] = ()  # what inference tagged (a notebook with no step tags)
 
 
 @dataclass
@@ -99,6 +100,8 @@ def _notebooks(paths: Iterable[Path]) -> list[Path]:
         raise NotebookError(
             "no notebooks found (.ipynb, or jupytext percent-format .py).",
             path=", ".join(str(p) for p in paths),
+            hint="a folder is searched for those; a plain .py script (no '# %%' markers) builds "
+            "when it is named on the command line.",
         )
     return found
 
@@ -218,6 +221,7 @@ def _built_from_same_file(path: Path, out_dir: Path, root: Path | None) -> Build
         parity=tuple(t["name"] for t in manifest.get("parity_targets", [])),
         version=version,
         status="unchanged",
+        inferred=tuple(manifest.get("inferred", [])),
     )
 
 
@@ -278,6 +282,7 @@ def build(
                     parity=tuple(t.name for t in plan.parity_targets),
                     version=version,
                     status=status,
+                    inferred=plan.inferred,
                 )
             )
         report.warnings[:0] = judge_hints(hints, strict=strict)  # strict: raises, nothing written

@@ -262,7 +262,7 @@ def build_manifest(
         "python_version": ".".join(map(str, sys.version_info[:3])),
         "packages": packages,
         "parameters": {
-            p.name: {"default": p.default, "type": p.type_name, **({"injected": True} if p.injected else {})}
+            p.name: {"default": p.default, "type": _type(p.type_name), **({"injected": True} if p.injected else {})}
             for p in plan.parameters
         },
         "steps": {
@@ -277,10 +277,11 @@ def build_manifest(
             }
             for s in plan.steps
         },
-        "parity_targets": [{"name": t.name, "cell": t.cell, "step": t.step} for t in plan.parity_targets],
-        "metrics": [{"name": t.name, "cell": t.cell, "step": t.step} for t in plan.metric_targets],
+        "parity_targets": [_target(t, plan) for t in plan.parity_targets],
+        "metrics": [_target(t, plan) for t in plan.metric_targets],
         "data_files": list(data_files or []),
         **_serving_manifest(plan),
+        **({"inferred": list(plan.inferred)} if plan.inferred else {}),
     }
 
 
@@ -303,6 +304,18 @@ def _serving_manifest(plan: Plan) -> dict[str, Any]:
             },
         }
     return found
+
+
+def _type(name: str) -> str:
+    """A parameter's type as the manifest records it: an int parameter also takes a float."""
+    return "int | float" if name == "int" else name
+
+
+def _target(t: Any, plan: Plan) -> dict[str, Any]:
+    """A target's manifest entry; ``expression``: the notebook shows it (``accuracy_score(...)``
+    as a cell's last line) rather than binding the name, so parity captures the shown value."""
+    entry = {"name": t.name, "cell": t.cell, "step": t.step}
+    return {**entry, "expression": True} if t.name in plan.expression_targets else entry
 
 
 def package_versions(modules: tuple[str, ...]) -> dict[str, str | None]:

@@ -33,7 +33,6 @@ CORPUS = [
     ("nbformat3.ipynb", None, None, "nbformat 3 notebooks are not supported"),
     ("schema_invalid.ipynb", 3, None, "fails nbformat's schema: field 'execution_count': 'one' is not of type"),
     ("empty.ipynb", None, None, "the notebook has no code cells"),
-    ("no_tags.ipynb", None, None, "no 'step:NAME' (or Kale 'block:NAME') tag in its 4 code cells"),
     ("two_parameters.ipynb", 1, None, "2 cells are tagged 'parameters' (cells 0, 1)"),
     ("parameters_call.ipynb", 1, 2, "parameter 'data_dir' = os.getcwd() is not a literal"),
     ("step_dotdot.ipynb", 1, None, "step name '../../etc' in tag 'step:../../etc' is not a Python identifier"),
@@ -45,7 +44,6 @@ CORPUS = [
     ("syntax_error.ipynb", 2, 2, "syntax error: '(' was never closed"),
     ("r_kernel.ipynb", None, None, "the notebook's kernel language is 'R'"),
     ("parity_undefined.ipynb", 2, None, "parity target 'y_pred' is never defined"),
-    ("plain_script.py", None, None, "not a jupytext percent-format notebook (no '# %%' cell markers)"),
     ("binary.ipynb", None, None, "the file is binary (a PNG image), not a notebook"),
     ("latin1.ipynb", 2, 1, "the file is not UTF-8 text: '# donn?es nettoy?es' holds byte 0xe9"),
 ]

@@ -269,9 +269,11 @@ def test_step_function_renamed_when_it_clashes_with_a_variable(tmp_path):
     assert plan.steps[0].function == "train_step"
 
 
-def test_notebook_without_steps_is_an_error(tmp_path):
-    with pytest.raises(TagError, match="no 'step:NAME'"):
-        plan_of(tmp_path, ["x = 1"])
+def test_notebook_without_steps_and_nothing_to_export_is_an_error(tmp_path):
+    # a notebook with no step tags is inferred (tests/unit/analyse/test_infer.py); one whose cells
+    # only plot has nothing a step could hold
+    with pytest.raises(TagError, match="no 'step:NAME' tag, and none of its 1 code cells"):
+        plan_of(tmp_path, ["import matplotlib.pyplot as plt\nplt.plot([1, 2])"])
 
 
 def test_module_name_is_an_identifier(tmp_path):

@@ -50,7 +50,7 @@ def test_coerce_types_like_the_default(raw: str, default: Any, expected: Any) ->
 @pytest.mark.parametrize(
     ("raw", "default", "expected"),
     [
-        ("3.5", 3, "an integer"),
+        ("three", 3, "an integer"),
         ("abc", 0.1, "a number"),
         ("maybe", True, "a boolean"),
         ("[1,", [1], "list"),
@@ -184,3 +184,10 @@ def test_params_module_imports_nothing_heavy() -> None:
 
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_an_int_parameter_widens_to_float() -> None:
+    # `-p test_size 0.5` where the parameters cell says `test_size = 20`
+    assert coerce("test_size", "0.5", 20) == 0.5 and isinstance(coerce("test_size", "0.5", 20), float)
+    assert coerce("test_size", "25", 20) == 25 and isinstance(coerce("test_size", "25", 20), int)
+    assert resolve({"test_size": "0.5"}, {"test_size": 20}, source="nb.ipynb") == {"test_size": 0.5}

@@ -1,0 +1,192 @@
+"""Inference for notebooks with no step tags: steps from headings, skipped plots, targets, and
+explicit tags winning; bare expressions bound to the parity/metric names tagged on their cells."""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+from nb2prod.analyse.infer import infer, needs_inference
+from nb2prod.analyse.planner import analyse
+from nb2prod.errors import AnalysisError
+from nb2prod.generate.codegen import generate_source
+from nb2prod.read.notebook import load_notebook
+from nb2prod.store.versions import build_manifest
+from tests.conftest import FIXTURES
+from tests.nbfactory import write_notebook
+
+UNTAGGED = FIXTURES / "notebooks" / "untagged"
+
+
+def notebook(tmp_path, cells, name="nb.ipynb"):
+    """Cells are code strings, ``(code, tags)`` or ``("md", text)`` for Markdown."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    for spec in cells:
+        if isinstance(spec, tuple) and spec[0] == "md":
+            nb.cells.append(nbformat.v4.new_markdown_cell(spec[1]))
+        else:
+            source, tags = (spec, ()) if isinstance(spec, str) else spec
+            nb.cells.append(nbformat.v4.new_code_cell(source, metadata={"tags": list(tags)} if tags else {}))
+    path = tmp_path / name
+    nbformat.write(nb, path)
+    return load_notebook(path, root=tmp_path)
+
+
+def test_steps_come_from_the_sections_and_a_title_is_not_one(tmp_path):
+    nb = notebook(tmp_path, [
+        ("md", "# Churn model\nIntro."),
+        "import numpy as np",
+        "n = 10",
+        ("md", "## 1. Load the Data"),
+        "x = np.arange(n)",
+        ("md", "## Train the model\n### a detail"),
+        "w = x.mean()",
+        "b = w + 1",
+    ])
+    plan = analyse(nb)
+    assert [s.name for s in plan.steps] == ["load_data", "train_model"]
+    # cells above the first section open the first step; an imports-only cell is the header
+    assert plan.steps[0].cells == (2, 4) and "import numpy as np" in plan.header
+    assert plan.steps[1].cells == (6, 7)
+    assert plan.inferred[0] == "steps load_data, train_model (from headings)"
+
+
+def test_one_step_named_after_the_notebook_when_there_are_no_headings(tmp_path):
+    plan = analyse(notebook(tmp_path, ["x = 1", "y = x + 1"], name="01-Churn.ipynb"))
+    assert [(s.name, s.cells) for s in plan.steps] == [("nb_01_churn", (0, 1))]
+
+
+def test_repeated_headings_get_distinct_step_names(tmp_path):
+    plan = analyse(notebook(tmp_path, [("md", "## Fit"), "a = 1", ("md", "## Fit"), "b = a"]))
+    assert [s.name for s in plan.steps] == ["fit", "fit_2"]
+
+
+def test_plot_display_and_shell_cells_are_skipped_unless_a_kept_cell_needs_them(tmp_path):
+    nb = notebook(tmp_path, [
+        "import pandas as pd\ndf = pd.DataFrame({'a': [1, 2]})",
+        "df.head()",
+        "df.plot(kind='bar')\ndisplay(df)",
+        "import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\nax.set_title('a')",
+        "!pip install -q seaborn",
+        "for c in df:\n    plt.hist(df[c])",
+        "df.style.highlight_max()",
+        "total = df['a'].sum()",
+        "fig.savefig('a.png')\nsaved = True",  # keeps the plot cell that made `fig`
+    ])
+    found = infer(nb)
+    skipped = [i for i, tags in found.tags.items() if "skip" in tags]
+    assert skipped == [1, 2, 4, 5, 6]
+    assert found.reasons[4] == "shell commands only"
+    assert 3 not in skipped  # `fig` is read by cell 8
+
+
+def test_targets_from_predict_calls_and_metrics_from_score_functions(tmp_path):
+    nb = notebook(tmp_path, [
+        "from sklearn.linear_model import Ridge\nfrom sklearn.metrics import r2_score, mean_squared_error\n"
+        "import numpy as np",
+        "X = np.arange(20.0).reshape(10, 2)\ny = X.sum(axis=1)\nmodel = Ridge().fit(X, y)",
+        "y_pred = model.predict(X)\nproba_like = model.predict(X)[:3]\n"
+        "blend = np.expm1(model.predict(X)) * 0.5 + 1\nrefit = Ridge().fit(model.predict(X)[:, None], y)",
+        "y_pred = y_pred.round(3)",  # the last cell that assigns it is where parity takes it
+        "rmse = np.sqrt(mean_squared_error(y, y_pred))\nfit_score = model.score(X, y)",
+        "def helper(m):\n    inner = m.predict(X)\n    return inner",  # a def's locals are not targets
+        "r2_score(y, y_pred)",
+    ])
+    plan = analyse(nb)
+    assert [(t.name, t.cell) for t in plan.parity_targets] == [("proba_like", 2), ("blend", 2), ("y_pred", 3)]
+    assert [(t.name, t.cell) for t in plan.metric_targets] == [("rmse", 4), ("fit_score", 4), ("r2", 6)]
+    assert plan.expression_targets == ("r2",)
+    assert "r2 = r2_score(y, y_pred)" in plan.steps[0].code
+
+
+def test_explicit_tags_win(tmp_path):
+    nb = notebook(tmp_path, [
+        "import numpy as np",
+        "x = np.arange(3.0)\nscale = 2",
+        ("plot_me = x * 2", ["skip"]),
+        ("y_hat = x * scale", ["parity:y_hat"]),
+        "class Model:\n    def predict(self, v):\n        return v\n\ny_pred = Model().predict(x)",
+    ])
+    found = infer(nb)
+    assert "step:" not in " ".join(found.tags.get(2, ()))  # its own 'skip' role is kept
+    plan = analyse(nb)
+    assert [t.name for t in plan.parity_targets] == ["y_hat"]  # declared: none inferred
+
+
+def test_a_notebook_with_any_step_tag_is_never_inferred(tmp_path):
+    nb = notebook(tmp_path, ["w = 1", ("x = 1\ny = x", ["step:only"]), "z = str(y).format()"])
+    assert not needs_inference(nb)
+    plan = analyse(nb)
+    assert [s.name for s in plan.steps] == ["only"] and plan.unexported_cells == (0,)
+    assert plan.inferred == () and plan.parity_targets == ()
+
+
+def test_inferred_tags_written_into_the_notebook_build_the_same_code(tmp_path):
+    import shutil
+
+    from nb2prod.read.tag_writer import write_tags
+
+    copy = tmp_path / "diabetes_headings.ipynb"
+    shutil.copy(UNTAGGED / "diabetes_headings.ipynb", copy)
+    inferred = analyse(load_notebook(copy, root=tmp_path))
+    write_tags(copy, infer(load_notebook(copy, root=tmp_path), "diabetes_headings").tags)
+    tagged = analyse(load_notebook(copy, root=tmp_path))
+    assert not needs_inference(tagged.notebook) and tagged.inferred == ()
+    assert generate_source(tagged) == generate_source(inferred)
+    assert [t.name for t in tagged.targets] == ["y_pred", "mae", "r2"]
+
+
+def test_a_bare_expression_target_is_recorded_in_the_manifest(tmp_path):
+    nb = notebook(tmp_path, [("a = 3", ["step:s"]), ("a * 2", ["metric:double"])])
+    plan = analyse(nb)
+    manifest = build_manifest(plan, "0" * 64, {})
+    assert manifest["metrics"] == [{"name": "double", "cell": 1, "step": "s", "expression": True}]
+    namespace: dict = {}
+    exec(compile(generate_source(plan), "pipeline.py", "exec"), namespace)
+    assert namespace["run"]() == {"double": 6}
+
+
+def test_a_tagged_name_the_cell_defines_is_not_rebound(tmp_path):
+    nb = notebook(tmp_path, [("a = 3", ["step:s"]), ("b = a * 2\nb + 1", ["metric:b"])])
+    plan = analyse(nb)
+    assert plan.expression_targets == () and "b = b + 1" not in plan.steps[0].code
+
+
+def test_a_target_that_is_neither_defined_nor_shown_is_still_an_error(tmp_path):
+    with pytest.raises(AnalysisError, match="metric target 'acc' is never defined"):
+        analyse(notebook(tmp_path, [("a = 3", ["step:s"]), ("print(a)", ["metric:acc"])]))
+
+
+@pytest.mark.parametrize("name", ["diabetes_headings.ipynb", "wine_gallery.py", "no_tags.ipynb",
+                                  "plain_script.py"])
+def test_every_untagged_fixture_builds(name):
+    plan = analyse(load_notebook(UNTAGGED / name, root=UNTAGGED))
+    assert plan.steps and plan.inferred
+    compile(generate_source(plan), "pipeline.py", "exec")
+
+
+def test_the_sphinx_gallery_file_reads_headings_from_comments_and_a_late_directive(tmp_path):
+    plan = analyse(load_notebook(UNTAGGED / "wine_gallery.py", root=UNTAGGED))
+    assert [s.name for s in plan.steps] == ["load_data", "fit_scaled_model"]
+    assert 3 in plan.skipped_cells  # '#| skip' after prose comments is read
+    assert [t.name for t in plan.parity_targets] == ["X_test_scaled", "proba"]
+    assert [t.name for t in plan.metric_targets] == ["accuracy"]
+
+
+def test_a_papermill_parameters_cell_is_kept_and_the_rest_is_one_step(tmp_path):
+    path = write_notebook(tmp_path, [("n = 3", ["parameters"]), "m = n * 2", "k = m + 1"])
+    plan = analyse(load_notebook(path, root=tmp_path))
+    assert [p.name for p in plan.parameters] == ["n"]
+    assert len(plan.steps) == 1 and plan.steps[0].cells == (1, 2)
+
+
+def test_a_section_with_nothing_to_run_makes_no_step(tmp_path):
+    nb = notebook(tmp_path, [("md", "## Fit"), "a = 1", ("md", "## Conclusion\nDone."), "# notes\n", ""])
+    assert [s.name for s in analyse(nb).steps] == ["fit"]
+
+
+def test_kale_pipeline_metrics_cell_keeps_its_role(tmp_path):
+    nb = notebook(tmp_path, [("md", "## Fit"), "a = 1", ("md", "## Report"), ("print(a)", ["pipeline-metrics"])])
+    plan = analyse(nb)
+    assert [s.name for s in plan.steps] == ["fit"] and [t.name for t in plan.metric_targets] == ["a"]
