@@ -136,3 +136,7 @@ class Interrupted(KeyboardInterrupt):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.path, self.cell, self.others))
+
+
+class ServeError(Nb2ProdError):
+    """``serve`` or ``bundle`` cannot start: no production model to serve, a bundle folder in the way."""
