@@ -23,6 +23,7 @@ KNOWN_KEYS: dict[str, type | tuple[type, ...]] = {
     "jobs": int,
     "seed": int,
     "dask": str,
+    "models": str,  # the model store `nb2prod train` writes (default "models")
 }
 
 
@@ -39,10 +40,15 @@ class Config:
     jobs: int = 1
     seed: int | None = None
     dask: str | None = None
+    models: str = "models"
 
     @property
     def out_dir(self) -> Path:
         return self.root / self.out
+
+    @property
+    def models_dir(self) -> Path:
+        return self.root / self.models
 
 
 def find_pyproject(start: Path) -> Path | None:

@@ -138,5 +138,21 @@ class Interrupted(KeyboardInterrupt):
         return (type(self), (self.path, self.cell, self.others))
 
 
+class ModelError(Nb2ProdError):
+    """The model store has no such model, card or production marker, or a card is unreadable."""
+
+
+class ArtefactTampered(Nb2ProdError):
+    """A saved model or its sidecar files no longer match the sha256 in its card: refused."""
+
+    exit_code = EXIT_CHECK_FAILED
+
+
+class SerialisationError(Nb2ProdError):
+    """A fitted object cannot be saved, or does not load back (custom class, lambda)."""
+
+    exit_code = EXIT_CHECK_FAILED
+
+
 class ServeError(Nb2ProdError):
     """``serve`` or ``bundle`` cannot start: no production model to serve, a bundle folder in the way."""
