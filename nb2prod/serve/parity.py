@@ -35,6 +35,8 @@ class ServerProcess:
             argv += ["--models", str(models)]
         self.argv, self.env, self.cwd, self.timeout = argv, env, cwd, timeout
         self.proc: subprocess.Popen[str] | None = None
+        self._stderr = ""
+        self._stopped = False
         self.url = ""
         self.banner = ""
 
@@ -73,20 +75,24 @@ class ServerProcess:
         """SIGTERM, then wait; the exit code (SIGKILL after ``timeout``, then None)."""
         if self.proc is None:
             return None
+        if self._stopped:
+            return self.proc.returncode
+        self._stopped = True
+        code: int | None = None
         if self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                return None
-        return self.proc.returncode
+        try:
+            _, self._stderr = self.proc.communicate(timeout=timeout)
+            code = self.proc.returncode
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            _, self._stderr = self.proc.communicate()
+        self._stderr = self._stderr or ""
+        return code
 
     def stderr(self) -> str:
-        if self.proc is None or self.proc.stderr is None or self.proc.poll() is None:
-            return ""
-        return self.proc.stderr.read()
+        """What the server wrote to stderr (once it has stopped)."""
+        return self._stderr
 
 
 @dataclass
