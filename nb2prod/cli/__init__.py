@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from nb2prod import __version__
-from nb2prod.cli import build, parity, tag, train
+from nb2prod.cli import build, parity, serve, tag, train
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -18,7 +18,7 @@ def cli() -> None:
     """Turn tagged Jupyter notebooks into versioned pipeline modules, and prove they match."""
 
 
-for _module in (build, parity, train, tag):
+for _module in (build, parity, train, serve, tag):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 
