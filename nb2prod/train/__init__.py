@@ -1,0 +1,1 @@
+"""Training jobs: fitted models saved with their lineage, gates, promotion."""
