@@ -105,8 +105,9 @@ def _read_file(path: Path, since: datetime | None, data: LogData) -> None:
             try:
                 record = json.loads(raw.decode("utf-8"))
             except (UnicodeDecodeError, json.JSONDecodeError) as err:
+                why = err.msg if isinstance(err, json.JSONDecodeError) else "not UTF-8"
                 truncated = not raw.endswith(b"\n")
-                data.skip(path, number, "truncated line" if truncated else f"not JSON ({err.msg})")
+                data.skip(path, number, "truncated line" if truncated else f"not JSON ({why})")
                 continue
             reason = _use(record, since, data)
             if reason:

@@ -11,12 +11,12 @@ no gate names, by ``max_relative_drop`` against the training metric.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from nb2prod.config import GateRule, MonitorSettings
 from nb2prod.monitor.health import bucket, bucket_width
-from nb2prod.train.gates import GateResult, evaluate
+from nb2prod.train.gates import GateResult, evaluate, higher_is_better
 
 #: name -> (sklearn.metrics function, keyword arguments)
 _KNOWN: dict[str, tuple[str, dict[str, Any]]] = {
@@ -35,6 +35,7 @@ _KNOWN: dict[str, tuple[str, dict[str, Any]]] = {
     "precision": ("precision_score", {"average": "macro", "zero_division": 0}),
     "recall": ("recall_score", {"average": "macro", "zero_division": 0}),
 }
+_BOOTSTRAP = 400
 _PREFIXES = ("test_", "val_", "valid_", "eval_")
 _SUFFIXES = ("_score", "_test")
 
@@ -161,13 +162,48 @@ def live_quality(
         result.over_time = _over_time(function, truth, predicted, hours)
         rule = gated.get(metric, (GateRule(metric, max_relative_drop=settings.max_relative_drop), True))
         report = evaluate([rule], {metric: result.live}, training, champion_label="training")
-        result.gates = list(report.results)
+        result.gates = [_within_noise(g, rule[0], function, truth, predicted) for g in report.results]
         quality.metrics.append(result)
     failed = [m for m in quality.metrics if m.failed]
     if failed:
         quality.status = "degraded"
         quality.reason = "; ".join(g.line() for m in failed for g in m.gates if not g.passed)
     return quality
+
+
+def _within_noise(gate: GateResult, rule: GateRule, function: Any, truth: list[Any],
+                  predicted: list[Any]) -> GateResult:
+    """A failed gate stands only if the metric's optimistic bound fails it too.
+
+    The bound is the 99.5th (or 0.5th, for lower-is-better) percentile of a seeded bootstrap of
+    the live rows: a few hundred outcomes measure a metric to a few percent, and a gate that
+    fails by less than that would page people about noise.
+    """
+    import numpy as np
+
+    if gate.passed or gate.value is None:
+        return gate
+    rng = np.random.default_rng(0)
+    truth_a, predicted_a = np.asarray(truth, dtype=object), np.asarray(predicted, dtype=object)
+    values = []
+    for _ in range(_BOOTSTRAP):
+        pick = rng.integers(0, len(truth_a), len(truth_a))
+        try:
+            values.append(float(function(truth_a[pick].tolist(), predicted_a[pick].tolist())))
+        except (ValueError, TypeError):
+            continue
+    if len(values) < _BOOTSTRAP // 2:
+        return gate
+    higher = higher_is_better(rule)
+    bound = float(np.percentile(values, 99.5 if higher else 0.5))
+    again = evaluate([(rule, True)], {rule.metric: bound},
+                     {rule.metric: gate.champion} if gate.champion is not None else None,
+                     champion_label=gate.champion_label)
+    low, high = np.percentile(values, [0.5, 99.5])
+    interval = f"99% interval {low:.4g} to {high:.4g} on {len(truth)} rows"
+    if any(not g.passed for g in again.results if g.rule == gate.rule):
+        return replace(gate, note=f"{gate.note}; {interval}" if gate.note else interval)
+    return replace(gate, passed=True, note=f"within sampling noise: {interval}")
 
 
 def _join(keys: Any, feedback: dict[str, list[Any]]) -> Any:

@@ -171,7 +171,12 @@ def _line_chart(series: dict[str, list[tuple[str, float]]], refs: dict[str, floa
     hours = sorted({h for points in series.values() for h, _ in points})
     if not hours:
         return '<p class="muted">no data</p>'
-    values = [v for points in series.values() for _, v in points] + [v for v in refs.values() if v is not None]
+    data = [v for points in series.values() for _, v in points]
+    top = max(data) if data else 0.0
+    # a threshold far above the data would flatten it: name it instead of drawing it
+    off = {k: v for k, v in refs.items() if v is not None and top > 0 and v > 3 * top}
+    refs = {k: v for k, v in refs.items() if v is not None and k not in off}
+    values = data + list(refs.values())
     lo, hi = min(values + [0.0]), max(values)
     hi = hi if hi > lo else lo + 1
     w, hgt, left, pad = 960, 180, 56, 14
@@ -202,10 +207,13 @@ def _line_chart(series: dict[str, list[tuple[str, float]]], refs: dict[str, floa
         coords = " ".join(f"{x(h):.1f},{y(v):.1f}" for h, v in points)
         out.append(f'<polyline points="{coords}" fill="none" stroke="{colour}" stroke-width="2"/>')
         out += [f'<circle cx="{x(h):.1f}" cy="{y(v):.1f}" r="3" fill="{colour}"/>' for h, v in points]
-        out.append(f'<text x="{left + 8 + 130 * i}" y="{hgt + 20}" class="tick" fill="{colour}">&#9632; {_e(name)}</text>')
+        out.append(f'<text x="{left + 8 + 130 * i}" y="{hgt + 20}" class="tick" style="fill:{colour}">&#9632; {_e(name)}</text>')
     for hour in (hours[0], hours[-1]) if len(hours) > 1 else (hours[0],):
         anchor = "start" if hour == hours[0] and len(hours) > 1 else "end"
         out.append(f'<text x="{x(hour):.1f}" y="{hgt}" class="tick" text-anchor="{anchor}">{_e(hour)} UTC</text>')
+    for i, (name, value) in enumerate(off.items()):
+        out.append(f'<text x="{w - pad}" y="{pad + 12 * i:.1f}" class="tick" text-anchor="end">'
+                   f'{_e(name)} {_fmt(value)} (far above)</text>')
     out.append("</svg>")
     return "".join(out)
 
