@@ -125,12 +125,26 @@ def test(
             workers=jobs or config.jobs,
             progress=progress or False,
         )
+    _apply_gates(report, config)
     print_console(report, console)
     for path, write in ((junit_xml, write_junit), (html, write_html), (summary, write_markdown)):
         if path:
             write(report, Path(path))
             console.print(f"wrote {path}")
     sys.exit(report.exit_code)
+
+
+def _apply_gates(report: Any, config: Any) -> None:
+    """[tool.nb2prod.gates] on each case's notebook metrics, against the production model's card."""
+    if not config.gates:
+        return
+    from nb2prod.train.gates import evaluate, production_metrics, rules_for
+
+    root = config.root / (getattr(config, "models", None) or "models")
+    for case in report.cases:
+        rules = rules_for(config.gates, case.name)
+        if case.error is None and rules:
+            case.gates = list(evaluate(rules, case.metrics, production_metrics(root, case.name)).results)
 
 
 def _dask_runner(address: str, deadline: float | None, root: Path) -> Callable[..., Any]:

@@ -10,9 +10,11 @@ champion rules pass with a note. ``nb2prod test`` (the notebook run's metrics), 
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from nb2prod.config import GateRule
@@ -125,6 +127,20 @@ def evaluate(
         for text, check in checks:
             results.append(check(rule, value, champion, best, text, champion_label))
     return GateReport(tuple(results))
+
+
+def production_metrics(root: Path, name: str) -> dict[str, Any] | None:
+    """The champion: the metrics in the production model's card, or None when there is none yet."""
+    pointer = root / name / "PRODUCTION"
+    if not pointer.is_file():
+        return None
+    model_id = pointer.read_text(encoding="utf-8").strip()
+    try:
+        card = json.loads((root / name / model_id / "card.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}  # a production model whose card is unreadable: its champion rules say so
+    metrics = card.get("metrics")
+    return dict(metrics) if isinstance(metrics, dict) else {}
 
 
 def _checks(rule: GateRule) -> list[tuple[str, Any]]:
