@@ -23,6 +23,7 @@ KNOWN_KEYS: dict[str, type | tuple[type, ...]] = {
     "jobs": int,
     "seed": int,
     "dask": str,
+    "models": str,  # the model store `nb2prod train` writes (default "models")
     "gates": dict,  # [tool.nb2prod.gates.<module or "*">] metric = ">= 0.45" | { max_drop = 0.01 }
     "monitor": dict,  # [tool.nb2prod.monitor] drift, quality and health thresholds
 }
@@ -41,6 +42,7 @@ class Config:
     jobs: int = 1
     seed: int | None = None
     dask: str | None = None
+    models: str = "models"
     # module name (or "*") -> metric -> its gate rule (see GateRule)
     gates: dict[str, dict[str, GateRule]] = field(default_factory=dict)
     monitor: MonitorSettings = field(default_factory=lambda: MonitorSettings())
@@ -48,6 +50,10 @@ class Config:
     @property
     def out_dir(self) -> Path:
         return self.root / self.out
+
+    @property
+    def models_dir(self) -> Path:
+        return self.root / self.models
 
 
 def find_pyproject(start: Path) -> Path | None:

@@ -136,3 +136,19 @@ class Interrupted(KeyboardInterrupt):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.path, self.cell, self.others))
+
+
+class ModelError(Nb2ProdError):
+    """The model store has no such model, card or production marker, or a card is unreadable."""
+
+
+class ArtefactTampered(Nb2ProdError):
+    """A saved model or its sidecar files no longer match the sha256 in its card: refused."""
+
+    exit_code = EXIT_CHECK_FAILED
+
+
+class SerialisationError(Nb2ProdError):
+    """A fitted object cannot be saved, or does not load back (custom class, lambda)."""
+
+    exit_code = EXIT_CHECK_FAILED

@@ -50,6 +50,7 @@ X_train, X_test, y_train, y_test = train_test_split(
 
 # %%
 #| step: train
+#| model: model
 model = make_pipeline(
     StandardScaler(),
     LogisticRegression(C=C, max_iter=max_iter, random_state=random_state),
@@ -59,6 +60,8 @@ model.fit(X_train, y_train)
 # %%
 #| step: predict
 #| parity: proba
+#| parity: y_pred
+#| inference
 proba = model.predict_proba(X_test)
 y_pred = proba.argmax(axis=1)
 

@@ -263,6 +263,7 @@ class DataFlow:
     def _targets(self, p: CellCode) -> None:
         tags = p.cell.tags
         wanted = [(v, "parity") for v in tags.parity] + [(v, "metric") for v in tags.metrics]
+        wanted += [(v, "model") for v in tags.models]
         if tags.kale_metrics and p.tree is not None:
             wanted += [(v, "metric") for v in printed_names(p.tree)]
         for var, kind in wanted:

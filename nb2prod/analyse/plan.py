@@ -22,7 +22,7 @@ class Target:
     """A ``parity:`` or ``metric:`` variable: its value right after ``cell`` is compared or recorded."""
 
     name: str
-    kind: str  # "parity" | "metric"
+    kind: str  # "parity" | "metric" | "model"
     cell: int
     step: str | None  # the step whose return carries it; None for a parameter
 
@@ -40,6 +40,28 @@ class Step:
 
 
 @dataclass(frozen=True)
+class MetricFunction:
+    """How a metric is computed from a prediction, when the code says it plainly (live quality)."""
+
+    metric: str
+    function: str  # qualified, e.g. "sklearn.metrics.r2_score"
+    truth: str
+    prediction: str
+
+
+@dataclass(frozen=True)
+class Inference:
+    """The serving path: the ``inference`` steps in run order and what a request must bring."""
+
+    steps: tuple[str, ...]
+    payload: tuple[str, ...]  # inputs that are neither models nor parameters
+    models: tuple[str, ...]  # the models the inference steps read
+    parameters: tuple[str, ...]  # the parameters the inference steps read
+    outputs: tuple[str, ...]  # parity targets the inference steps compute: predict()'s result
+    metric_functions: tuple[MetricFunction, ...] = ()
+
+
+@dataclass(frozen=True)
 class Plan:
     """Everything code generation needs, and everything the manifest records."""
 
@@ -54,6 +76,8 @@ class Plan:
     unexported_cells: tuple[int, ...]  # untagged cells before the first step
     skipped_cells: tuple[int, ...]
     warnings: tuple[str, ...] = field(default=())
+    models: tuple[Target, ...] = ()  # `model:VAR` tags: what `nb2prod train` saves
+    inference: Inference | None = None  # the serving path, when steps are tagged `inference`
 
     @property
     def parity_targets(self) -> tuple[Target, ...]:

@@ -15,6 +15,7 @@ import unicodedata
 from pathlib import Path
 
 from nb2prod.analyse.dataflow import MODULE_ROLES, RESERVED, CellCode, DataFlow, run_order
+from nb2prod.analyse.inference import serving_names, with_inference
 from nb2prod.analyse.names import is_display_only
 from nb2prod.analyse.plan import Parameter, Plan, Step
 from nb2prod.errors import AnalysisError, TagError
@@ -52,19 +53,21 @@ def analyse(nb: SourceNotebook) -> Plan:
     order = run_order(nb, flow)
     steps = _steps(flow, parsed, order)
     modules = _imported_modules(parsed)
-    return Plan(
+    plan = Plan(
         notebook=nb,
         name=module_name(nb.path),
         header=_header(parsed),
         functions="\n\n".join(_kept_code(p) for p in parsed if p.role == "functions").strip(),
         parameters=parameters,
         steps=steps,
-        targets=tuple(flow.targets),
+        targets=tuple(t for t in flow.targets if t.kind != "model"),
         imported_modules=modules,
         unexported_cells=tuple(p.cell.index for p in parsed if p.role == "unexported" and p.code.strip()),
         skipped_cells=tuple(p.cell.index for p in parsed if p.role == "skip"),
         warnings=tuple(flow.warnings),
+        models=tuple(t for t in flow.targets if t.kind == "model"),
     )
+    return with_inference(plan, parsed)
 
 
 def _assign_roles(nb: SourceNotebook) -> list[tuple[Cell, str, str | None]]:
@@ -246,6 +249,7 @@ def _steps(flow: DataFlow, parsed: list[CellCode], order: list[str]) -> tuple[St
         | GENERATED_NAMES
         | {n for w in flow.written.values() for n in w}
         | _names_in(parsed)
+        | serving_names(parsed)
     )
     by_step: dict[str, list[CellCode]] = {}
     for p in parsed:

@@ -41,9 +41,10 @@ def monitor(
     from nb2prod.monitor.run import write_json
     from nb2prod.monitor.summary import console_lines, write_markdown
     from nb2prod.train.gates import rules_for
+    from nb2prod.train.store import models_dir
 
     config = load_config()
-    root = _models_root(models, config)
+    root = models_dir(models)
     report = run_monitor(
         name, root, [Path(p) for p in logs] or None, since=parse_since(since),
         settings=config.monitor, rules=rules_for(config.gates, name),
@@ -67,17 +68,6 @@ def monitor(
     if as_json:
         click.echo(write_json(report, None))
     sys.exit(report.exit_code)
-
-
-def _models_root(option: str | None, config: object) -> Path:
-    """--models, else [tool.nb2prod] models, else <project root>/models (CONTRACT.md)."""
-    if option:
-        return Path(option)
-    try:
-        from nb2prod.train.store import models_dir
-    except ImportError:
-        return config.root / (getattr(config, "models", None) or "models")  # type: ignore[attr-defined]
-    return models_dir(None)
 
 
 COMMANDS = (monitor,)

@@ -140,7 +140,7 @@ def _apply_gates(report: Any, config: Any) -> None:
         return
     from nb2prod.train.gates import evaluate, production_metrics, rules_for
 
-    root = config.root / (getattr(config, "models", None) or "models")
+    root = config.models_dir
     for case in report.cases:
         rules = rules_for(config.gates, case.name)
         if case.error is None and rules:

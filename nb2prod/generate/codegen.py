@@ -78,6 +78,7 @@ def generate_source(plan: Plan) -> str:
         parts.append(plan.functions)
     parts.append(_parameters_table(plan.parameters))
     parts.extend(_step_function(plan, step) for step in plan.steps)
+    parts.extend(_serving_functions(plan))  # fit() and predict(), before run(): see below
     _check_compiles("\n\n\n".join(parts) + "\n", plan)  # run() and main() are nb2prod's own
     parts.append(_run_function(plan))
     parts.append(_MAIN.format(name=plan.name).strip())
@@ -297,3 +298,17 @@ def _string_continuation_lines(code: str) -> set[int]:
     except (tokenize.TokenError, SyntaxError):
         pass  # code was parsed by ast already; a tokenizer quirk must not stop the build
     return lines
+
+
+# --- the production half: fit() and predict() (nb2prod/generate/fit_predict.py) -------------------
+
+
+def _serving_functions(plan: Plan) -> list[str]:
+    """``fit`` and ``predict`` for a notebook with ``model:`` tags; nothing otherwise, so the code
+    (and the code hash) of an untagged notebook stays what it was. They go before ``run()``, which
+    ``_format`` expects right above ``main()``."""
+    if not plan.models:
+        return []
+    from nb2prod.generate.fit_predict import serving_functions
+
+    return serving_functions(plan)

@@ -107,21 +107,17 @@ class MonitorReport:
 
 
 def production_card(root: Path, name: str) -> tuple[str, dict[str, Any], Path]:
-    """(model id, card, model folder) of NAME's production model (the store layout of CONTRACT.md)."""
-    pointer = root / name / "PRODUCTION"
-    model_id = pointer.read_text(encoding="utf-8").strip() if pointer.is_file() else None
-    if not model_id:
+    """(model id, card, model folder) of NAME's production model."""
+    from nb2prod.train.store import ModelStore
+
+    store = ModelStore(root)
+    model_id = store.production_id(name)
+    if model_id is None:
         raise UsageError(
             f"{name!r} has no production model in {root}.",
             hint=f"train and promote one first: nb2prod train notebooks/{name}.ipynb --promote.",
         )
-    folder = root / name / model_id
-    try:
-        card = json.loads((folder / "card.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise UsageError(f"cannot read the card of {name} {model_id}: {err}.",
-                         path=str(folder / "card.json")) from None
-    return model_id, card, folder
+    return model_id, store.card(name, model_id), store.folder(name, model_id)
 
 
 def monitor(

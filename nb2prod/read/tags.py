@@ -48,6 +48,13 @@ DIRECTIVES: tuple[Directive, ...] = (
         "optional-name",
         "VAR after this cell is a metric; Kale's bare form takes the names the cell prints",
     ),
+    Directive("model", (), "name", "VAR after this cell is a fitted object that `nb2prod train` saves"),
+    Directive(
+        "inference",
+        (),
+        "none",
+        "this step is on the serving path; its inputs that are not models or parameters are the payload",
+    ),
 )
 
 _BY_SPELLING: dict[str, Directive] = {
@@ -69,6 +76,8 @@ class CellTags:
     parity: tuple[str, ...] = ()
     metrics: tuple[str, ...] = ()
     kale_metrics: bool = False  # Kale's bare `pipeline-metrics`: names come from the cell's code
+    models: tuple[str, ...] = ()  # `model:VAR`: fitted objects `nb2prod train` saves
+    inference: bool = False  # the cell's step is on the serving path
     ignored: tuple[str, ...] = field(default=())  # tags of other tools, kept for `build`'s listing
 
     @property
@@ -164,11 +173,21 @@ def parse_tags(raw: Iterable[str], *, path: str, cell: int) -> CellTags:
         parity=tuple(dict.fromkeys(values["parity"])),
         metrics=tuple(dict.fromkeys(values["metric"])),
         kale_metrics=kale_metrics,
+        models=tuple(dict.fromkeys(values["model"])),
+        inference="inference" in flags,
         ignored=tuple(ignored),
     )
     roles = [r for r in ("skip", "parameters", "imports", "functions") if getattr(tags, r)]
     if tags.step and roles:
         roles.append(f"step:{tags.step}")
+    if tags.inference and roles and not tags.step:
+        raise TagError(
+            f"the cell is tagged 'inference' and {roles[0]!r}; 'inference' marks a step's cell as "
+            "part of the serving path.",
+            path=path,
+            cell=cell,
+            hint=f"remove 'inference', or tag a step cell instead of this {roles[0]} cell.",
+        )
     if len(roles) > 1:
         raise TagError(
             f"the cell is tagged both {' and '.join(repr(r) for r in roles)}; those roles exclude "
@@ -199,7 +218,7 @@ def markdown_table() -> str:
         return (
             f"`{name}`"
             if arg == "none"
-            else f"`{name}:{'VAR' if name in ('parity', 'metric') else 'NAME'}`"
+            else f"`{name}:{'VAR' if name in ('parity', 'metric', 'model') else 'NAME'}`"
         )
 
     rows = ["| tag | meaning | synonyms accepted |", "|---|---|---|"]

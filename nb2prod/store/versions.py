@@ -276,7 +276,29 @@ def build_manifest(
         "parity_targets": [{"name": t.name, "cell": t.cell, "step": t.step} for t in plan.parity_targets],
         "metrics": [{"name": t.name, "cell": t.cell, "step": t.step} for t in plan.metric_targets],
         "data_files": list(data_files or []),
+        **_serving_manifest(plan),
     }
+
+
+def _serving_manifest(plan: Plan) -> dict[str, Any]:
+    """``models`` and ``inference`` for a notebook with ``model:`` tags (what `nb2prod train` reads)."""
+    if not plan.models:
+        return {}
+    found: dict[str, Any] = {"models": [{"name": t.name, "cell": t.cell, "step": t.step} for t in plan.models]}
+    inference = plan.inference
+    if inference is not None:
+        found["inference"] = {
+            "steps": list(inference.steps),
+            "payload": list(inference.payload),
+            "models": list(inference.models),
+            "parameters": list(inference.parameters),
+            "outputs": list(inference.outputs),
+            "metric_functions": {
+                f.metric: {"function": f.function, "truth": f.truth, "prediction": f.prediction}
+                for f in inference.metric_functions
+            },
+        }
+    return found
 
 
 def package_versions(modules: tuple[str, ...]) -> dict[str, str | None]:

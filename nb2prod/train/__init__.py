@@ -1,1 +1,4 @@
-"""Training jobs: fitted models saved with their lineage, gates, promotion."""
+"""The production half's first part: training jobs, model artefacts with their cards, the store.
+
+``job`` and ``roundtrip`` run in fresh interpreters; ``store`` is the API serve and monitor use.
+"""

@@ -10,7 +10,6 @@ champion rules pass with a note. ``nb2prod test`` (the notebook run's metrics), 
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -131,15 +130,13 @@ def evaluate(
 
 def production_metrics(root: Path, name: str) -> dict[str, Any] | None:
     """The champion: the metrics in the production model's card, or None when there is none yet."""
-    pointer = root / name / "PRODUCTION"
-    if not pointer.is_file():
+    from nb2prod.train.store import ModelStore
+
+    store = ModelStore(root)
+    model_id = store.production_id(name)
+    if model_id is None:
         return None
-    model_id = pointer.read_text(encoding="utf-8").strip()
-    try:
-        card = json.loads((root / name / model_id / "card.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}  # a production model whose card is unreadable: its champion rules say so
-    metrics = card.get("metrics")
+    metrics = store.card(name, model_id).get("metrics")
     return dict(metrics) if isinstance(metrics, dict) else {}
 
 

@@ -38,7 +38,7 @@ def test_a_failed_gate_fails_the_test_run_in_every_report(tmp_path: Path) -> Non
     # a production model whose card says r2 0.9999 (the champion)
     champion = tmp_path / "models" / "line" / "m20261202T000000-aaaaaa"
     champion.mkdir(parents=True)
-    (champion / "card.json").write_text(json.dumps({"metrics": {"r2": 0.9999}}), encoding="utf-8")
+    (champion / "card.json").write_text(json.dumps({"format": 1, "metrics": {"r2": 0.9999}}), encoding="utf-8")
     (tmp_path / "models" / "line" / "PRODUCTION").write_text(champion.name + "\n", encoding="utf-8")
     assert nb2prod("build", "notebooks", cwd=tmp_path).returncode == 0
 

@@ -1,0 +1,163 @@
+"""Commands over the model store: train, models, promote, status."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from nb2prod.cli._shared import (
+    handles_errors,
+    make_console,
+    notebook_paths,
+    param_file_option,
+    param_option,
+    param_sets,
+    resolve_out_dir,
+    seed_option,
+    timeout_option,
+)
+
+models_option = click.option(
+    "--models",
+    "models_root",
+    type=click.Path(file_okay=False),
+    help="Model store (default: [tool.nb2prod] models, else models/).",
+)
+out_option = click.option(
+    "--out", type=click.Path(file_okay=False), help="Generated folder (default: generated/)."
+)
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@param_option
+@param_file_option
+@models_option
+@out_option
+@click.option("--promote", is_flag=True, help="Make the new model the production model when its checks pass.")
+@click.option("--rtol", type=float, default=None, help="Round-trip relative tolerance (default 1e-7).")
+@click.option("--atol", type=float, default=None, help="Round-trip absolute tolerance (default 0).")
+@seed_option
+@timeout_option
+@handles_errors
+def train(
+    paths: tuple[str, ...],
+    parameters: tuple[tuple[str, str], ...],
+    parameters_file: str | None,
+    models_root: str | None,
+    out: str | None,
+    promote: bool,
+    rtol: float | None,
+    atol: float | None,
+    seed: int | None,
+    timeout: float | None,
+) -> None:
+    """Train the current version of each notebook: save its models, card and round-trip result."""
+    from nb2prod.config import load_config
+    from nb2prod.read.notebook import find_notebooks
+    from nb2prod.train.store import ModelStore, models_dir
+    from nb2prod.train.training import train as run_train
+
+    config = load_config()
+    store = ModelStore(models_dir(models_root))
+    out_dir = resolve_out_dir(out)
+    sets = param_sets(parameters, parameters_file) or [("defaults", {})]
+    failed = False
+    for notebook in find_notebooks(notebook_paths(paths)):
+        for _set_id, values in sets:
+            result = run_train(
+                notebook, values, out_dir=out_dir, store=store, promote=promote,
+                rtol=config.rtol if rtol is None else rtol, atol=config.atol if atol is None else atol,
+                seed=seed if seed is not None else config.seed, timeout=timeout or config.timeout,
+                config=config,
+            )
+            failed |= not result.passed
+            _report(result, promote)
+    sys.exit(1 if failed else 0)
+
+
+def _report(result: object, promote: bool) -> None:
+    card = result.card  # type: ignore[attr-defined]
+    metrics = ", ".join(f"{k} = {_number(v)}" for k, v in card["metrics"].items()) or "no metrics"
+    click.echo(
+        f"{card['name']}: model {card['model_id']} from {card['code']['version']} ({metrics}) "
+        f"saved in {result.folder}"  # type: ignore[attr-defined]
+    )
+    trip = card["round_trip"]
+    click.echo(f"  round trip: {'passed' if trip['passed'] else 'FAILED: ' + str(trip['reason'])}")
+    for line in result.gate_lines:  # type: ignore[attr-defined]
+        click.echo(f"  {line}")
+    if result.promoted:  # type: ignore[attr-defined]
+        before = result.previous  # type: ignore[attr-defined]
+        click.echo(f"  promoted: PRODUCTION is now {card['model_id']}" + (f" (was {before})" if before else ""))
+    elif promote:
+        click.echo("  not promoted: " + ("the round trip failed" if not trip["passed"] else "the gates failed"))
+
+
+def _number(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+@click.command()
+@click.argument("name")
+@models_option
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+@handles_errors
+def models(name: str, models_root: str | None, as_json: bool) -> None:
+    """List the models of NAME: id, code version, created, metrics, data hashes, production."""
+    from nb2prod.errors import ModelError
+    from nb2prod.train.store import ModelStore, models_dir
+
+    store = ModelStore(models_dir(models_root))
+    ids = store.model_ids(name)
+    if not ids:
+        raise ModelError(f"no models of {name!r} in {store.root}.", hint=f"run `nb2prod train` on the notebook of {name!r}.")
+    production = store.production_id(name)
+    rows = []
+    for model_id in ids:
+        card = store.card(name, model_id)
+        rows.append({
+            "model_id": model_id,
+            "code_version": card["code"]["version"],
+            "created": card["created"],
+            "metrics": card["metrics"],
+            "data_files": [{"path": d["path"], "sha256": d.get("sha256")} for d in card["data_files"]],
+            "round_trip": card["round_trip"]["passed"],
+            "production": model_id == production,
+        })
+    if as_json:
+        click.echo(json.dumps({"name": name, "production": production, "models": rows}, indent=2))
+        return
+    from rich.table import Table
+
+    table = Table(show_edge=False, header_style="bold")
+    for column in ("model id", "code", "created", "metrics", "data sha256", "round trip", "production"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row["model_id"], row["code_version"], row["created"][:19] + "Z",
+            ", ".join(f"{k}={_number(v)}" for k, v in row["metrics"].items()),
+            ", ".join(f"{d['path']} {(d['sha256'] or 'missing')[:12]}" for d in row["data_files"]) or "—",
+            "passed" if row["round_trip"] else "FAILED",
+            "*" if row["production"] else "",
+        )
+    make_console().print(table)
+
+
+@click.command()
+@click.argument("name")
+@click.argument("model_id")
+@models_option
+@handles_errors
+def promote(name: str, model_id: str, models_root: str | None) -> None:
+    """Make MODEL_ID the production model of NAME."""
+    from nb2prod.train.store import ModelStore, models_dir
+
+    store = ModelStore(models_dir(models_root))
+    before = store.promote(name, model_id)
+    click.echo(f"{name}: PRODUCTION is now {model_id}" + (f" (was {before})." if before else "."))
+
+
+COMMANDS = (train, models, promote)
