@@ -58,3 +58,33 @@ def test_a_failed_gate_fails_the_test_run_in_every_report(tmp_path: Path) -> Non
     passing = nb2prod("test", "notebooks", "-p", "noise", "0.01", cwd=tmp_path)
     assert passing.returncode == 0, passing.stdout + passing.stderr
     assert "gate r2 >= 0.995: 1, passed; production model 0.9999" in passing.stdout
+
+
+def test_a_failed_gate_blocks_promote_and_leaves_production_untouched(tmp_path: Path) -> None:
+    from tests.conftest import NOTEBOOKS
+
+    (tmp_path / "notebooks").mkdir()
+    notebook = tmp_path / "notebooks" / "diabetes_regression.ipynb"
+    notebook.write_bytes((NOTEBOOKS / "diabetes_regression.ipynb").read_bytes())
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.nb2prod.gates.diabetes_regression]\nr2 = { rule = ">= 0.3", max_drop = 0.01 }\n',
+        encoding="utf-8",
+    )
+    assert nb2prod("build", "notebooks", cwd=tmp_path).returncode == 0
+    first = nb2prod("train", str(notebook), "--promote", cwd=tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "(no production model yet: the first model passes)" in first.stdout
+    pointer = tmp_path / "models" / "diabetes_regression" / "PRODUCTION"
+    champion = pointer.read_text(encoding="utf-8")
+
+    worse = nb2prod("train", str(notebook), "-p", "alpha", "5000.0", "--promote", cwd=tmp_path)
+    assert worse.returncode == 1, worse.stdout + worse.stderr
+    assert "gate r2 max_drop 0.01: 0." in worse.stdout
+    assert "failed; production model 0.48" in worse.stdout
+    assert "not promoted: the gates failed" in worse.stdout
+    assert pointer.read_text(encoding="utf-8") == champion
+    cards = sorted((tmp_path / "models" / "diabetes_regression").glob("m*/card.json"))
+    gates = json.loads(cards[-1].read_text(encoding="utf-8"))["gates"]
+    assert gates["passed"] is False
+    assert [r["rule"] for r in gates["results"]] == [">= 0.3", "max_drop 0.01"]
+    assert gates["results"][1]["passed"] is False and gates["results"][1]["champion"] > 0.48
