@@ -81,7 +81,11 @@ def _lead(report: MonitorReport) -> str:
 
 
 def _short(finding: str) -> str:
-    return finding.split(":")[0]
+    """The words before the numbers: "input drift in column 'x4'", "health: failed requests"."""
+    head, _, rest = finding.partition(": ")
+    if head == "health":
+        return "health: " + " ".join(rest.split()[:2])
+    return head
 
 
 def _column_card(d: ColumnDrift) -> str:
@@ -211,9 +215,9 @@ def _line_chart(series: dict[str, list[tuple[str, float]]], refs: dict[str, floa
     for hour in (hours[0], hours[-1]) if len(hours) > 1 else (hours[0],):
         anchor = "start" if hour == hours[0] and len(hours) > 1 else "end"
         out.append(f'<text x="{x(hour):.1f}" y="{hgt}" class="tick" text-anchor="{anchor}">{_e(hour)} UTC</text>')
-    for i, (name, value) in enumerate(off.items()):
-        out.append(f'<text x="{w - pad}" y="{pad + 12 * i:.1f}" class="tick" text-anchor="end">'
-                   f'{_e(name)} {_fmt(value)} (far above)</text>')
+    if off:  # in the legend row, right-aligned, so it never covers a line
+        text = "; ".join(f"{name} {_fmt(value)} is far above" for name, value in off.items())
+        out.append(f'<text x="{w - pad}" y="{hgt + 20}" class="tick" text-anchor="end">{_e(text)}</text>')
     out.append("</svg>")
     return "".join(out)
 
