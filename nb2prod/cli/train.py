@@ -160,4 +160,33 @@ def promote(name: str, model_id: str, models_root: str | None) -> None:
     click.echo(f"{name}: PRODUCTION is now {model_id}" + (f" (was {before})." if before else "."))
 
 
-COMMANDS = (train, models, promote)
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@models_option
+@out_option
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON (for machines).")
+@handles_errors
+def status(paths: tuple[str, ...], models_root: str | None, out: str | None, as_json: bool) -> None:
+    """Code, parameter, data and model freshness of each notebook; exit 1 when a rebuild or
+    retrain is due (a scheduled CI job retrains then)."""
+    from nb2prod.config import load_config
+    from nb2prod.read.notebook import find_notebooks
+    from nb2prod.train.status import notebook_status, print_statuses
+    from nb2prod.train.store import ModelStore, models_dir
+
+    config = load_config()
+    store = ModelStore(models_dir(models_root))
+    out_dir = resolve_out_dir(out)
+    statuses = [
+        notebook_status(path, out_dir=out_dir, store=store, root=config.root)
+        for path in find_notebooks(notebook_paths(paths))
+    ]
+    due = any(not s.ok for s in statuses)
+    if as_json:
+        click.echo(json.dumps({"due": due, "notebooks": [s.as_json() for s in statuses]}, indent=2, default=repr))
+    else:
+        print_statuses(statuses, make_console())
+    sys.exit(1 if due else 0)
+
+
+COMMANDS = (train, models, promote, status)

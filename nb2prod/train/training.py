@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nb2prod.errors import ModelError, VersionError
+from nb2prod.errors import ModelError, SerialisationError, VersionError
 from nb2prod.train.store import ModelStore, new_model_id
 
 
@@ -104,7 +104,13 @@ def train(
             params_file.chmod(0o600)
             args = ["--root", str(out_dir.resolve().parent), "--module", module]
             args += ["--params", str(params_file), "--staging", str(staging)]
-            job = run_child("nb2prod.train.job", args, cwd=cwd, pipeline=pipeline, timeout=timeout, seed=seed)
+            try:
+                job = run_child("nb2prod.train.job", args, cwd=cwd, pipeline=pipeline, timeout=timeout, seed=seed)
+            except SerialisationError as err:  # said at the notebook cell that tags the model
+                cell = next((m["cell"] for m in manifest["models"] if f"model {m['name']!r}" in err.reason), None)
+                raise SerialisationError(
+                    err.reason + " Nothing was saved.", path=shown, cell=cell, hint=err.hint
+                ) from None
         card = build_card(
             name=name,
             model_id=model_id,
