@@ -152,3 +152,7 @@ class SerialisationError(Nb2ProdError):
     """A fitted object cannot be saved, or does not load back (custom class, lambda)."""
 
     exit_code = EXIT_CHECK_FAILED
+
+
+class ServeError(Nb2ProdError):
+    """``serve`` or ``bundle`` cannot start: no production model to serve, a bundle folder in the way."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from nb2prod import __version__
-from nb2prod.cli import build, parity, train
+from nb2prod.cli import build, parity, serve, train
 from nb2prod.cli import monitor as monitor_cli
 
 
@@ -19,7 +19,7 @@ def cli() -> None:
     """Turn tagged Jupyter notebooks into versioned pipeline modules, and prove they match."""
 
 
-for _module in (build, parity, train, monitor_cli):
+for _module in (build, parity, train, serve, monitor_cli):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 

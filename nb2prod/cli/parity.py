@@ -78,6 +78,10 @@ def run(
               help="Run the cases on this Dask scheduler, e.g. tcp://host:8786 ('' runs locally).")
 @click.option("--dask-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Seconds the whole --dask run may take (default 3600); unfinished cases are errors.")
+@click.option("--serve", "serve", is_flag=True, default=False,
+              help="Also serve each production model over HTTP and compare its answer (needs nb2prod[serve]).")
+@click.option("--models", type=click.Path(file_okay=False), default=None,
+              help="Model store for --serve (default: [tool.nb2prod] models, else models/).")
 @handles_errors
 def test(
     paths: tuple[str, ...],
@@ -94,6 +98,8 @@ def test(
     seed: int | None,
     dask: str | None,
     dask_timeout: float | None,
+    serve: bool = False,
+    models: str | None = None,
 ) -> None:
     """Prove each notebook's generated pipeline predicts what the notebook predicts."""
     from nb2prod.config import load_config
@@ -125,14 +131,39 @@ def test(
             workers=jobs or config.jobs,
             progress=progress or False,
         )
-    _apply_gates(report, config)  # on the notebook runs, before the round-trip cases join
+        _apply_gates(report, config)  # on the notebook runs, before the round-trip cases join
         report.cases.extend(_round_trip_cases(cases, report, timeout or config.timeout, seed or config.seed))
     print_console(report, console)
     for path, write in ((junit_xml, write_junit), (html, write_html), (summary, write_markdown)):
         if path:
             write(report, Path(path))
             console.print(f"wrote {path}")
-    sys.exit(report.exit_code)
+    code = report.exit_code
+    if serve:
+        code = max(code, _serving_parity(cases, models, config, rtol, atol, console))
+    sys.exit(code)
+
+
+def _serving_parity(cases: Any, models: str | None, config: Any, rtol: float | None,
+                    atol: float | None, console: Any) -> int:
+    """``--serve``: each notebook's production model over HTTP against its training outputs."""
+    from nb2prod.serve.parity import check_serving
+
+    failed = 0
+    for name in dict.fromkeys(case.name for case in cases):
+        result = check_serving(name, models=models, rtol=config.rtol if rtol is None else rtol,
+                               atol=config.atol if atol is None else atol)
+        if result.skipped:
+            console.print(f"serve {name}: skipped, {result.skipped}")
+        elif result.passed:
+            console.print(f"serve {name}: passed, model {result.model_id}, {result.rows} rows over HTTP "
+                          "equal the training run's outputs")
+        else:
+            failed = 1
+            console.print(f"serve {name}: FAILED, model {result.model_id}")
+            for mismatch in result.mismatches:
+                console.print(mismatch.describe(), markup=False)
+    return failed
 
 
 def _apply_gates(report: Any, config: Any) -> None:

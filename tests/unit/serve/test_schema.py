@@ -1,0 +1,106 @@
+"""The card's payload schema as pydantic validators: shapes accepted, coercion, and refusals naming fields."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nb2prod.serve.schema import PayloadSchema, RequestError, frame_records, jsonable
+from tests.unit.serve.models import ArrayModel, FrameModel
+
+
+@pytest.fixture(scope="module")
+def frame_schema() -> PayloadSchema:
+    return PayloadSchema(FrameModel().card["payload"])
+
+
+def refusal(schema: PayloadSchema, body: object) -> str:
+    with pytest.raises(RequestError) as info:
+        schema.parse(body)
+    assert info.value.status == 422
+    return info.value.message
+
+
+def test_records_are_coerced_to_the_training_dtypes(frame_schema: PayloadSchema) -> None:
+    parsed = frame_schema.parse({"inputs": {"X_test": [
+        {"age": 51, "bmi": "24.5", "visits": 3.0, "sex": "m"},
+        {"age": 40.5, "bmi": None, "visits": 0, "sex": "f"},
+    ]}})
+    frame = parsed.payload["X_test"]
+    assert list(frame.columns) == ["age", "bmi", "visits", "sex"]
+    assert {c: str(t) for c, t in frame.dtypes.items()} == {
+        "age": "float64", "bmi": "float64", "visits": "int64", "sex": "category"}
+    assert list(frame["sex"].cat.categories) == ["f", "m"]
+    assert frame["age"].tolist() == [51.0, 40.5] and frame["visits"].tolist() == [3, 0]
+    assert math.isnan(frame["bmi"][1]) and frame["bmi"][0] == 24.5
+    assert parsed.rows == 2
+    assert parsed.logged["X_test"][0] == {"age": 51.0, "bmi": 24.5, "visits": 3, "sex": "m"}
+
+
+def test_dataframe_split_in_any_column_order_equals_records(frame_schema: PayloadSchema) -> None:
+    records = frame_schema.parse({"inputs": {"X_test": [{"age": 1.5, "bmi": 2.0, "visits": 1, "sex": "f"}]}})
+    split = frame_schema.parse({"inputs": {"X_test": {
+        "columns": ["sex", "visits", "bmi", "age"], "data": [["f", 1, 2.0, 1.5]]}}})
+    mlflow = frame_schema.parse({"dataframe_split": {
+        "columns": ["age", "bmi", "visits", "sex"], "data": [[1.5, 2.0, 1, "f"]], "index": [7]}})
+    for other in (split, mlflow):
+        pd.testing.assert_frame_equal(other.payload["X_test"], records.payload["X_test"])
+
+
+@pytest.mark.parametrize(("row", "expected"), [
+    ({"age": 1.0, "bmi": 1.0, "visits": 1}, "inputs.X_test, row 0, column 'sex': missing"),
+    ({"age": 1.0, "bmi": 1.0, "visits": 1, "sex": "f", "height": 2},
+     "inputs.X_test, row 0, column 'height': unknown column"),
+    ({"age": "old", "bmi": 1.0, "visits": 1, "sex": "f"}, "column 'age': Input should be a valid number"),
+    ({"age": 1.0, "bmi": 1.0, "visits": 1.5, "sex": "f"}, "column 'visits': Input should be a valid integer"),
+    ({"age": 1.0, "bmi": 1.0, "visits": 1, "sex": "x"}, "column 'sex': Input should be 'f' or 'm'"),
+    ({"age": float("nan"), "bmi": 1.0, "visits": 1, "sex": "f"}, "column 'age': NaN or infinity"),
+    ({"age": None, "bmi": 1.0, "visits": 1, "sex": "f"}, "column 'age': Input should be a valid number"),
+])
+def test_a_bad_row_is_refused_naming_row_and_column(frame_schema: PayloadSchema, row: dict, expected: str) -> None:
+    assert expected in refusal(frame_schema, {"inputs": {"X_test": [{"age": 1.0, "bmi": 1.0, "visits": 1, "sex": "f"}, row]}}).replace("row 1", "row 0")
+
+
+def test_shape_refusals(frame_schema: PayloadSchema) -> None:
+    assert "the batch is empty" in refusal(frame_schema, {"inputs": {"X_test": []}})
+    assert "missing input(s) 'X_test'" in refusal(frame_schema, {"inputs": {"X": []}})
+    assert "unknown top-level key(s) 'extra'" in refusal(frame_schema, {"inputs": {"X_test": []}, "extra": 1})
+    assert "must be a JSON object" in refusal(frame_schema, [1, 2])
+    assert "expected a list of records" in refusal(frame_schema, {"inputs": {"X_test": 3}})
+    assert "row 0: expected a list of 2 values" in refusal(
+        frame_schema, {"inputs": {"X_test": {"columns": ["age", "bmi"], "data": [[1.0]]}}})
+    assert "a column is named twice" in refusal(
+        frame_schema, {"inputs": {"X_test": {"columns": ["age", "age"], "data": [[1.0, 2.0]]}}})
+
+
+def test_many_errors_are_summarised(frame_schema: PayloadSchema) -> None:
+    rows = [{"age": "x", "bmi": 1.0, "visits": 1, "sex": "f"}] * 50
+    message = refusal(frame_schema, {"inputs": {"X_test": rows}})
+    assert message.count("column 'age'") == 5 and message.endswith("and 45 more.")
+
+
+def test_arrays_check_shape_dtype_and_nan() -> None:
+    schema = PayloadSchema(ArrayModel().card["payload"])
+    array = schema.parse({"inputs": {"X": [[1, 2, 3], [4.5, 5, 6]]}}).payload["X"]
+    assert array.dtype == np.float64 and array.shape == (2, 3)
+    assert schema.parse({"inputs": [[1, 2, 3]]}).rows == 1  # MLflow's tensor shape, one input
+    assert "expected shape [n, 3], got [1, 2]" in refusal(schema, {"inputs": {"X": [[1, 2]]}})
+    assert "text" in refusal(schema, {"inputs": {"X": [["a", "b", "c"]]}})
+    assert "not a rectangular" in refusal(schema, {"inputs": {"X": [[1, 2, 3], [1]]}})
+    assert "NaN or infinity at position [0, 1]" in refusal(schema, {"inputs": {"X": [[1, float("nan"), 3]]}})
+    assert "the batch is empty" in refusal(schema, {"inputs": {"X": []}})
+
+
+def test_outputs_and_frames_become_json() -> None:
+    out = jsonable({"y": np.array([1.5, np.nan]), "n": np.int64(3), "s": pd.Series(["a", "b"]),
+                    "c": pd.Categorical(["f"]), "t": (np.float32(0.5),)})
+    assert out == {"y": [1.5, None], "n": 3, "s": ["a", "b"], "c": ["f"], "t": [0.5]}
+    frame = FrameModel().frame.head(2)
+    records = frame_records(frame)
+    assert records[0]["sex"] in ("f", "m") and isinstance(records[0]["visits"], int)
+    schema = PayloadSchema(FrameModel().card["payload"])
+    again = schema.parse({"inputs": {"X_test": records}}).payload["X_test"]
+    pd.testing.assert_frame_equal(again, frame.reset_index(drop=True))
