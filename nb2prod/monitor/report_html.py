@@ -29,7 +29,7 @@ def write_html(report: MonitorReport, path: Path) -> None:
         f'<p class="lead">{_e(_lead(report))}</p>',
         f'<p class="muted">production model <code>{_e(report.model_id)}</code> &middot; '
         f"{len(report.logs.predictions)} requests in {len(report.logs.files)} log file(s)"
-        + (f" since {_e(report.since.isoformat())}" if report.since else "")
+        + (f" since {report.since:%Y-%m-%d %H:%M:%S} UTC" if report.since else "")
         + f" &middot; {_e(report.created)} &middot; nb2prod {__version__}</p>",
     ]
     if report.findings:
