@@ -18,6 +18,7 @@ from typing import Any
 from nb2prod.config import MonitorSettings
 
 _MIN_REFERENCE_ROWS = 20
+_FEW_VALUES = 20  # an integer column with at most this many distinct values is categorical
 _EPS = 1e-4  # PSI: a bin with no rows on one side counts as this share, not log(0)
 
 
@@ -56,6 +57,8 @@ def is_categorical(series: Any) -> bool:
     import pandas as pd
 
     dtype = series.dtype
+    if pd.api.types.is_integer_dtype(dtype) and series.nunique() <= _FEW_VALUES:
+        return True  # class labels, small counts: compare the counts of each value
     return not (pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype))
 
 
@@ -101,7 +104,7 @@ def compare_column(column: str, ref: Any, cur: Any, settings: MonitorSettings,
         result.reason = f"{len(ref)} reference rows, fewer than {_MIN_REFERENCE_ROWS}"
         return result
     if categorical:
-        return _categorical(result, ref.astype(str), cur.astype(str), settings, tested)
+        return _categorical(result, _labels(ref), _labels(cur), settings, tested)
     return _numeric(result, ref.astype(float).to_numpy(), cur.astype(float).to_numpy(), settings,
                     tested)
 
@@ -164,6 +167,17 @@ def _categorical(result: ColumnDrift, ref: Any, cur: Any, settings: MonitorSetti
     if result.new_values:
         result.reason += f"; values never seen in training: {', '.join(result.new_values)}"
     return result
+
+
+def _labels(series: Any) -> Any:
+    """Values as text, whole numbers without ".0": 3 logged as 3.0 is still the label "3"."""
+    import pandas as pd
+
+    if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
+        numbers = pd.to_numeric(series, errors="coerce")
+        if ((numbers % 1) == 0).all():
+            return numbers.astype("int64").astype(str)
+    return series.astype(str)
 
 
 def _hist(values: Any, edges: Any) -> list[float]:

@@ -47,8 +47,8 @@ def live_rows(card: dict[str, Any], predictions: list[Prediction]) -> LiveRows:
         if p.status != "ok" or p.payload is None or p.outputs is None:
             continue
         rows = _input_rows(p.payload.get(name), kind, name)
-        outs = _output_rows(p.outputs, targets)
-        if rows is None or outs is None or (outs and len(outs) != len(rows)):
+        outs = _output_rows(p.outputs, targets, len(rows)) if rows is not None else None
+        if rows is None or outs is None:
             unusable += 1
             continue
         inputs += rows
@@ -69,14 +69,19 @@ def _input_rows(value: Any, kind: str | None, name: str | None) -> list[dict[str
     return None
 
 
-def _output_rows(outputs: dict[str, Any], targets: list[str]) -> list[dict[str, Any]] | None:
-    columns = {t: outputs.get(t) for t in (targets or list(outputs))}
-    columns = {t: v for t, v in columns.items() if isinstance(v, list)}
-    if not columns:
-        return []
-    lengths = {len(v) for v in columns.values()}
-    if len(lengths) != 1:
-        return None
-    n = lengths.pop()
-    flat = {t: v for t, v in columns.items() if all(not isinstance(x, (list, dict)) for x in v)}
-    return [{t: v[i] for t, v in flat.items()} for i in range(n)]
+def _output_rows(outputs: dict[str, Any], targets: list[str], n: int) -> list[dict[str, Any]] | None:
+    """One dict per row: 1-D outputs by name, 2-D ones as ``name[0]``, ``name[1]``, ... (as
+    reference_outputs.parquet has them); outputs without a value per row (scalars, class lists) are
+    left out."""
+    row_dicts: list[dict[str, Any]] = [{} for _ in range(n)]
+    for target in targets or list(outputs):
+        value = outputs.get(target)
+        if not isinstance(value, list) or len(value) != n:
+            continue
+        if all(isinstance(x, list) for x in value):
+            for i, row in enumerate(value):
+                row_dicts[i].update({f"{target}[{j}]": x for j, x in enumerate(row)})
+        elif all(not isinstance(x, (list, dict)) for x in value):
+            for i, x in enumerate(value):
+                row_dicts[i][target] = x
+    return row_dicts

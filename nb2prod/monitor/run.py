@@ -140,11 +140,11 @@ def monitor(
     live = live_rows(card, mine)
     report.live, report.unusable = live, live.unusable
     reference = card.get("reference") or {}
-    payload_file = folder / reference.get("payload", "reference.parquet")
-    outputs_file = folder / reference.get("outputs", "reference_outputs.parquet")
+    payload_file = folder / (reference.get("payload") or "reference.parquet")
+    outputs_file = folder / reference["outputs"] if reference.get("outputs") else None
     if payload_file.is_file():
         report.input_drift = compare_frames(_read(payload_file, input_name(card)), live.inputs, settings)
-    if outputs_file.is_file():
+    if outputs_file is not None and outputs_file.is_file():
         ref_out = pd.read_parquet(outputs_file)
         report.output_drift = compare_frames(ref_out, live.outputs, settings) if len(live.outputs.columns) else []
     report.quality = live_quality(card, live.outputs, live.keys, data.feedback, rules, settings)

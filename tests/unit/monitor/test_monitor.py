@@ -198,3 +198,20 @@ def test_requests_from_other_models_are_not_judged(project: Path) -> None:
     report = monitor(mf.NAME, project / "models", None, since=None, settings=MonitorSettings(),
                      rules=rules_for(load_config().gates, mf.NAME))
     assert report.other_models == 20 and not report.findings
+
+
+def test_class_labels_and_probabilities_line_up_with_reference_outputs() -> None:
+    from nb2prod.monitor.drift import compare_column
+    from nb2prod.monitor.frames import _output_rows
+
+    rows = _output_rows({"y_pred": [0, 2], "proba": [[0.9, 0.1], [0.2, 0.8]], "classes": [0, 1, 2]},
+                        ["y_pred", "proba", "classes"], 2)
+    assert rows == [{"y_pred": 0, "proba[0]": 0.9, "proba[1]": 0.1},
+                    {"y_pred": 2, "proba[0]": 0.2, "proba[1]": 0.8}]
+    rng = np.random.default_rng(0)
+    labels = pd.Series(rng.integers(0, 3, 300))
+    live = pd.Series(rng.integers(0, 3, 200).astype(float))  # logged as 1.0: still label "1"
+    same = compare_column("y_pred", labels, live, MonitorSettings())
+    assert (same.kind, same.status, same.new_values) == ("categorical", "ok", [])
+    skewed = compare_column("y_pred", labels, pd.Series([2] * 150 + [0] * 50), MonitorSettings())
+    assert skewed.status == "drifted" and skewed.test == "chi-squared"
