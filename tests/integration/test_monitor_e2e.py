@@ -84,3 +84,38 @@ def test_shifted_traffic_and_bad_feedback_make_monitor_exit_1(tmp_path: Path) ->
     assert "Time to retrain: input drift in column &#x27;bmi&#x27;" in page
     assert "quality of &#x27;r2&#x27; degraded" in page
     assert "input drift in column 'bmi'" in (project / "monitor.md").read_text(encoding="utf-8")
+
+
+def test_exported_inputs_feed_the_next_training_and_its_card_records_them(tmp_path: Path) -> None:
+    """monitor --export-inputs writes a parquet file; a notebook trains on it; the card names it."""
+    import hashlib
+
+    from tests import monitorfactory as mf
+    from tests.nbfactory import write_notebook
+
+    (tmp_path / "pyproject.toml").write_text("[tool.nb2prod]\n", encoding="utf-8")
+    mf.write_model(tmp_path / "models")
+    rng = np.random.default_rng(0)
+    mf.write_log(tmp_path / "models" / mf.NAME / "logs" / "predictions.jsonl",
+                 mf.log_lines(mf.draw(rng, 200), rng))
+    exported = tmp_path / "notebooks" / "data" / "live.parquet"
+    done = nb2prod("monitor", mf.NAME, "--export-inputs", str(exported), cwd=tmp_path, check=False)
+    assert done.returncode == 0 and "(200 rows)" in done.stdout, done.stdout + done.stderr
+    write_notebook(tmp_path / "notebooks", [
+        ("import pandas as pd\nfrom sklearn.linear_model import LinearRegression\n"
+         "from sklearn.metrics import r2_score", ["imports"]),
+        ("fit_intercept = True", ["parameters"]),
+        ('df = pd.read_parquet("data/live.parquet")\ndf = df[df["outcome"].notna()]\n'
+         'X = df[["x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9"]]\ny = df["outcome"].astype(float)',
+         ["step:load"]),
+        ("model = LinearRegression(fit_intercept=fit_intercept).fit(X, y)", ["step:train", "model:model"]),
+        ("y_pred = model.predict(X)", ["step:predict", "parity:y_pred", "inference"]),
+        ("r2 = float(r2_score(y, y_pred))", ["step:score", "metric:r2"]),
+    ], name="retrain.ipynb")
+    nb2prod("build", "notebooks", cwd=tmp_path)
+    trained = nb2prod("train", "notebooks/retrain.ipynb", cwd=tmp_path)
+    card_file = next((tmp_path / "models" / "retrain").glob("m*/card.json"))
+    card = json.loads(card_file.read_text(encoding="utf-8"))
+    sha = hashlib.sha256(exported.read_bytes()).hexdigest()
+    assert [(Path(f["path"]).name, f["sha256"]) for f in card["data_files"]] == [("live.parquet", sha)]
+    assert card["metrics"]["r2"] > 0.9, trained.stdout
