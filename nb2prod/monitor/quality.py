@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from nb2prod.config import GateRule, MonitorSettings
-from nb2prod.monitor.health import bucket, bucket_width
+from nb2prod.monitor.health import bucket_width
 from nb2prod.train.gates import GateResult, evaluate, higher_is_better
 
 #: name -> (sklearn.metrics function, keyword arguments)
@@ -136,9 +136,9 @@ def live_quality(
         return quality
     mask = joined.notna().to_numpy()
     truth = joined[mask].tolist()
-    times = pd.to_datetime(keys["time"][mask], utc=True).tolist()
-    seconds, quality.width = bucket_width(times)
-    hours = [bucket(t, seconds) for t in times]
+    times = pd.to_datetime(keys["time"][mask], utc=True)
+    seconds, quality.width = bucket_width([times.min(), times.max()])
+    hours = times.dt.floor(f"{seconds}s").dt.strftime("%Y-%m-%d %H:%M").tolist()
     training = card.get("metrics") or {}
     gated = {rule.metric: (rule, own) for rule, own in rules}
     for metric in training:
