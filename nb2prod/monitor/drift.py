@@ -18,6 +18,7 @@ from typing import Any
 from nb2prod.config import MonitorSettings
 
 _MIN_REFERENCE_ROWS = 20
+_MAX_MORE_MISSING = 0.1  # live share of missing values this far above training's is drift
 _FEW_VALUES = 20  # an integer column with at most this many distinct values is categorical
 _EPS = 1e-4  # PSI: a bin with no rows on one side counts as this share, not log(0)
 
@@ -85,10 +86,16 @@ def compare_column(column: str, ref: Any, cur: Any, settings: MonitorSettings,
 
     categorical = is_categorical(ref)
     kind = "categorical" if categorical else "numeric"
+    ref_missing = float(ref.isna().mean()) if len(ref) else 0.0
     ref = ref.dropna()
     if cur is None:
         return ColumnDrift(column, kind, "drifted", len(ref), 0,
                            reason="the column is missing from every logged payload")
+    missing = float(cur.isna().mean()) if len(cur) else 0.0
+    if len(cur) >= settings.min_rows and missing - ref_missing > _MAX_MORE_MISSING:
+        return ColumnDrift(column, kind, "drifted", len(ref), int(cur.notna().sum()),
+                           reason=f"{missing:.0%} of the live values are missing (training "
+                           f"{ref_missing:.0%})")
     cur = cur.dropna()
     if not categorical:
         converted = pd.to_numeric(cur, errors="coerce")

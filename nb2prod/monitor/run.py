@@ -9,6 +9,7 @@ drifted column, a degraded metric, failed requests, slow answers) so a scheduled
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -159,8 +160,19 @@ def _read(path: Path, name: str | None) -> Any:
     return frame
 
 
+def _finite(value: Any) -> Any:
+    """NaN and infinities as null: JSON has no NaN, and CI tools reading this file would choke."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
 def write_json(report: MonitorReport, path: Path | None) -> str:
-    text = json.dumps(report.as_json(), indent=2, default=str)
+    text = json.dumps(_finite(report.as_json()), indent=2, default=str, allow_nan=False)
     if path is not None:
         path.write_text(text + "\n", encoding="utf-8")
     return text

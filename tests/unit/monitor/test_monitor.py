@@ -215,3 +215,15 @@ def test_class_labels_and_probabilities_line_up_with_reference_outputs() -> None
     assert (same.kind, same.status, same.new_values) == ("categorical", "ok", [])
     skewed = compare_column("y_pred", labels, pd.Series([2] * 150 + [0] * 50), MonitorSettings())
     assert skewed.status == "drifted" and skewed.test == "chi-squared"
+
+
+def test_a_column_that_arrives_empty_is_drift_not_silence() -> None:
+    from nb2prod.monitor.drift import compare_column
+
+    rng = np.random.default_rng(1)
+    ref = pd.Series(rng.normal(size=500))
+    live = pd.Series([None] * 80 + list(rng.normal(size=120)), dtype=float)
+    result = compare_column("x", ref, live, MonitorSettings())
+    assert result.status == "drifted" and result.reason.startswith("40% of the live values are missing")
+    fine = compare_column("x", ref, pd.Series([None] * 5 + list(rng.normal(size=195))), MonitorSettings())
+    assert fine.status == "ok"
