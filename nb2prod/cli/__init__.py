@@ -10,6 +10,7 @@ import click
 
 from nb2prod import __version__
 from nb2prod.cli import build, parity, serve, tag, train
+from nb2prod.cli import monitor as monitor_cli
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -18,7 +19,7 @@ def cli() -> None:
     """Turn tagged Jupyter notebooks into versioned pipeline modules, and prove they match."""
 
 
-for _module in (build, parity, train, serve, tag):
+for _module in (build, parity, train, serve, monitor_cli, tag):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 

@@ -131,6 +131,7 @@ def test(
             workers=jobs or config.jobs,
             progress=progress or False,
         )
+        _apply_gates(report, config)  # on the notebook runs, before the round-trip cases join
         report.cases.extend(_round_trip_cases(cases, report, timeout or config.timeout, seed or config.seed))
     print_console(report, console)
     for path, write in ((junit_xml, write_junit), (html, write_html), (summary, write_markdown)):
@@ -163,6 +164,19 @@ def _serving_parity(cases: Any, models: str | None, config: Any, rtol: float | N
             for mismatch in result.mismatches:
                 console.print(mismatch.describe(), markup=False)
     return failed
+
+
+def _apply_gates(report: Any, config: Any) -> None:
+    """[tool.nb2prod.gates] on each case's notebook metrics, against the production model's card."""
+    if not config.gates:
+        return
+    from nb2prod.train.gates import evaluate, production_metrics, rules_for
+
+    root = config.models_dir
+    for case in report.cases:
+        rules = rules_for(config.gates, case.name)
+        if case.error is None and rules:
+            case.gates = list(evaluate(rules, case.metrics, production_metrics(root, case.name)).results)
 
 
 def _dask_runner(address: str, deadline: float | None, root: Path) -> Callable[..., Any]:

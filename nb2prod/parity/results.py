@@ -103,6 +103,12 @@ class CaseResult:
     hints: list[RandomnessHint] = field(default_factory=list)  # unseeded randomness, after a re-run
     # The files each side wrote into its own working folder, kept as <evidence>-files/<side>/.
     written_files: str | None = None
+    # train.gates.GateResult of this run's metrics (set by `nb2prod test` from [tool.nb2prod.gates])
+    gates: list[Any] = field(default_factory=list)
+
+    @property
+    def gate_failures(self) -> list[Any]:
+        return [g for g in self.gates if not g.passed]
 
     @property
     def status(self) -> CaseStatus:
@@ -147,14 +153,21 @@ class ParityReport:
     def exit_code(self) -> int:
         if self.count("error"):
             return EXIT_EXECUTION_FAILED
-        if self.count("failed") or self.count("not reproducible"):
+        if self.count("failed") or self.count("not reproducible") or self.gates_failed:
             return EXIT_CHECK_FAILED
         return EXIT_OK
+
+    @property
+    def gates_failed(self) -> int:
+        """Failed gate rules over all cases: a model that may not be promoted fails the run."""
+        return sum(len(c.gate_failures) for c in self.cases)
 
     def summary_line(self) -> str:
         parts = [f"{self.count('passed')} passed", f"{self.count('failed')} failed"]
         if self.count("not reproducible"):
             parts.append(f"{self.count('not reproducible')} not reproducible")
+        if self.gates_failed:
+            parts.append(f"{self.gates_failed} gate{'s' if self.gates_failed > 1 else ''} failed")
         errors = self.count("error")
         if errors:
             parts.append(f"{errors} error{'s' if errors > 1 else ''}")

@@ -34,7 +34,7 @@ def verdict(report: ParityReport) -> str:
     says so rather than blaming the generated code.
     """
     word = {EXIT_OK: "PASSED", EXIT_CHECK_FAILED: "FAILED"}.get(report.exit_code, "ERROR")
-    if word == "FAILED" and not report.count("failed"):
+    if word == "FAILED" and not report.count("failed") and report.count("not reproducible"):
         return "NOT REPRODUCIBLE"
     return word
 

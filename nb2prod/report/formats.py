@@ -77,6 +77,10 @@ def print_console(report: ParityReport, console: Console) -> None:
         if case.error is not None:
             console.print(Text(f"{case.notebook} [{case.param_id}] raised", style="bold magenta"))
             console.print(Text(_indent(_error_text(case.error))))
+    for case in report.cases:
+        for gate in case.gates:
+            style = "green" if gate.passed else "bold red"
+            console.print(Text(f"{case.notebook} [{case.param_id}]: {gate.line()}", style=style))
     word = verdict(report)
     style = {"PASSED": "bold green", "FAILED": "bold red", "NOT REPRODUCIBLE": "bold yellow"}
     console.print(Text(f"{word}: {report.summary_line()}", style=style.get(word, "bold magenta")))
@@ -133,6 +137,14 @@ def _junit_cases(case: CaseResult) -> Iterable[tuple[ET.Element, str | None]]:
         err.text = _error_text(case.error)
         yield el, "errors"
         return
+    if case.gates:
+        el = ET.Element("testcase", classname=classname, name=f"{case.param_id}::gates", time="0.000")
+        failed = case.gate_failures
+        if failed:
+            fail = ET.SubElement(el, "failure", message=_clean(failed[0].line()), type="GateFailed")
+            fail.text = _clean("\n".join(g.line() for g in failed))
+        ET.SubElement(el, "system-out").text = _clean("\n".join(g.line() for g in case.gates))
+        yield el, "failures" if failed else None
     if not case.targets:
         el = ET.Element("testcase", classname=classname, name=f"{case.param_id}::*", time="0.000")
         ET.SubElement(el, "skipped", message="no parity or metric targets declared")
@@ -180,6 +192,12 @@ def write_markdown(report: ParityReport, path: str | Path) -> None:
             _md_cell(_case_detail(case)),
         ]
         lines.append("| " + " | ".join(cells) + " |")
+    gate_lines = [(c, g) for c in report.cases for g in c.gates]
+    if gate_lines:
+        lines += ["", "**Gates**", ""]
+        lines += [f"- {_md_code(c.notebook)} {_md_code(c.param_id)}: "
+                  f"{'**' + _md_cell(g.line()) + '**' if not g.passed else _md_cell(g.line())}"
+                  for c, g in gate_lines]
     blocks: list[tuple[str, str]] = []
     for c in report.cases:
         if c.status == "not reproducible":

@@ -106,6 +106,11 @@ def _html_case(case: CaseResult, n: int, report: ParityReport) -> str:
         out.append(f'<p class="params">{chips}</p>')
     if case.error is not None:
         out.append(_html_error(case.error))
+    if case.gates:
+        items = "".join(
+            f'<li class="{"passed" if g.passed else "failed"}">{_e(g.line())}</li>' for g in case.gates
+        )
+        out.append(f'<ul class="gates">{items}</ul>')
     if case.targets:
         rows = [
             [
@@ -294,6 +299,7 @@ def _axis(lo: float, hi: float) -> tuple[float, float, list[tuple[float, str]]]:
 
 
 _CSS = """
+.gates{margin:0 0 10px;padding-left:20px} .gates li.failed{color:var(--bad);font-weight:600}
 
 :root{--ok:#1a7f37;--ok-bg:#dafbe1;--bad:#cf222e;--bad-bg:#ffebe9;--err:#8250df;--err-bg:#fbefff;
 --warn:#9a6700;--warn-bg:#fff8c5;--ink:#1f2328;--muted:#59636e;--line:#d1d9e0;--soft:#f6f8fa}
