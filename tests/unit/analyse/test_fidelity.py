@@ -246,7 +246,7 @@ def test_injected_values_become_the_parameters_defaults_and_the_manifest_says_so
     }
     root, name = built(path)
     manifest = json.loads((root / "gen" / name / "v1" / "manifest.json").read_text())
-    assert manifest["parameters"]["scale"] == {"default": 3, "type": "int", "injected": True}
+    assert manifest["parameters"]["scale"] == {"default": 3, "type": "int | float", "injected": True}
     assert run_pipeline(root, name, root)["out"] == "raw.csv:3:out.ipynb"
 
 
