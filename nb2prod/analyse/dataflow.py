@@ -5,11 +5,12 @@ parameters cell; a step's outputs are the names later steps or targets take from
 notebook order unless data, ``after:`` tags or in-place changes demand otherwise; a cycle among those
 is an error that names the steps and why each needs the next.
 
-Three things besides names carry data between cells (the last in :mod:`nb2prod.analyse.hidden`). A file a step writes and a later step reads
+Three things besides names carry data between cells. A file a step writes and a later step reads
 makes the reader run after the writer. A notebook function that declares ``global x`` reads and
 changes ``x`` wherever it is called (it becomes a closure over the calling step's ``x``; see
 :mod:`nb2prod.analyse.closures`). An import that only a skipped or unexported cell makes, and that
-exported code needs, is borrowed into the module header (with a line in the build's listing).
+exported code needs, is lent to the module header (:mod:`nb2prod.analyse.hidden`), and the build
+says so.
 """
 
 from __future__ import annotations
