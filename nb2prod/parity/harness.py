@@ -235,11 +235,16 @@ class _Sides:
 
     def collect(self) -> str | None:
         """Move what each side wrote next to the executed notebook; the folder, if any was kept."""
-        from nb2prod.execute.workdir import collect
+        from nb2prod.execute.workdir import collect, discard
 
         dest = files_evidence(self.job.evidence)
         shutil.rmtree(dest, ignore_errors=True)  # this case's previous run: not this run's evidence
-        kept = [f for side, work in self.folders.items() for f in collect(work, dest / side)]
+        kept: list[str] = []
+        for side, work in self.folders.items():
+            try:
+                kept += collect(work, dest / side)
+            except OSError:  # a full disk, say: the verdict stands, the evidence is what was moved
+                discard(work)
         return str(dest) if kept else None
 
 
