@@ -91,8 +91,10 @@ class ParityItem(pytest.Item):
         if failures:
             from nb2prod.parity.reproducibility import diagnosis_text
 
+            verdicts = "; ".join(f"{t.name} {case.verdict(t)}" for t in failures)  # as every report
             lines = [t.mismatch.describe() for t in failures if t.mismatch]
-            raise ParityFailure("\n".join([*lines, *filter(None, [diagnosis_text(case)])]))
+            text = [verdicts, *lines, *filter(None, [diagnosis_text(case)])]
+            raise ParityFailure("\n".join(text))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, ParityFailure):

@@ -13,6 +13,8 @@ import ast
 from collections import Counter
 from dataclasses import dataclass, field
 
+from nb2prod.read.magics import tree_nodes
+
 _MUTATORS = frozenset({"update", "setdefault", "pop", "popitem", "clear", "__setitem__"})
 
 
@@ -92,3 +94,22 @@ def expand_kwargs(node: ast.Call, known: Bindings) -> ast.Call | None:
         keywords += [ast.keyword(arg=key, value=v) for key, v in items]
     call = ast.Call(func=node.func, args=node.args, keywords=keywords)
     return ast.copy_location(call, node)
+
+
+def import_map(trees: dict[int, ast.Module]) -> dict[str, str]:
+    """Local name -> dotted origin for every import in the notebook (its namespace is shared)."""
+    names: dict[str, str] = {}
+    for _, tree in sorted(trees.items()):
+        for node in tree_nodes(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.asname:
+                        names[alias.asname] = alias.name
+                    else:
+                        top = alias.name.split(".")[0]
+                        names[top] = top
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                for alias in node.names:
+                    if alias.name != "*":
+                        names[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    return names

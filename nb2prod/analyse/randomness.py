@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nb2prod.analyse.bindings import Bindings, bindings, expand_kwargs
+from nb2prod.analyse.bindings import Bindings, bindings, expand_kwargs, import_map
 from nb2prod.analyse.frameworks import TORCH_INPLACE_DRAWS, Framework, framework_event, framework_of
 from nb2prod.analyse.seedable import (
     draws_from_global,
@@ -93,7 +93,7 @@ def randomness_hints(plan: Any) -> list[RandomnessHint]:
             trees[cell.index] = parse_masked(mask_magics(cell.source).code)
         except (SyntaxError, ValueError):
             continue
-    imports = _import_map(trees)
+    imports = import_map(trees)
     known = bindings(list(trees.values()))
     generators = _generator_names(trees, imports)
     events: list[_Event] = []
@@ -234,25 +234,6 @@ def _generator_names(trees: dict[int, ast.Module], imports: dict[str, str]) -> f
                 if finder.resolve(node.value.func) in _GENERATORS:
                     names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
     return frozenset(names)
-
-
-def _import_map(trees: dict[int, ast.Module]) -> dict[str, str]:
-    """Local name -> dotted origin for every import in the notebook (its namespace is shared)."""
-    names: dict[str, str] = {}
-    for _, tree in sorted(trees.items()):
-        for node in tree_nodes(tree):
-            if isinstance(node, ast.Import):
-                for alias in node.names:
-                    if alias.asname:
-                        names[alias.asname] = alias.name
-                    else:
-                        top = alias.name.split(".")[0]
-                        names[top] = top
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                for alias in node.names:
-                    if alias.name != "*":
-                        names[alias.asname or alias.name] = f"{node.module}.{alias.name}"
-    return names
 
 
 class _Finder(ast.NodeVisitor):

@@ -5,8 +5,8 @@ of its life importing (scikit-learn alone is ~0.85 s) before ``run()`` starts. T
 interpreter, started when a parity run has several cases, that imports what the generated modules
 import at their top level (third-party and standard modules only, never the pipeline or a module next
 to the notebook) and then does nothing but fork. Each case still gets its own process that has run
-nothing but those imports: it starts its own session, moves to the notebook's folder, writes to its
-own log, reseeds numpy's global generator, and runs its entry module's ``main(argv)`` (the pipeline runner's, which
+nothing but those imports: it starts its own session, moves to the folder it is given (the
+case's working folder, a mirror of the notebook's), writes to its own log, reseeds numpy's global generator, and runs its entry module's ``main(argv)`` (the pipeline runner's, which
 names itself) exactly as a fresh ``python -m`` of that module would. Linux only (fork); ``NB2PROD_ZYGOTE=0`` turns it
 off. Any failure of the zygote itself falls back to a fresh interpreter.
 

@@ -297,6 +297,11 @@ def _localize(outcome: Outcome, job: ParityJob, base: Path) -> CaseResult:
     case = outcome.case
     assert case is not None
     here = job.evidence.parent.resolve()
+    import shutil
+
+    for folder in {name.split("/")[0] for name in outcome.evidence if "/" in name}:
+        if folder.endswith("-files") and not folder.startswith("."):  # a previous run's files
+            shutil.rmtree(here / folder, ignore_errors=True)
     for name, data in outcome.evidence.items():  # papermill records output_path; tracebacks name files
         if name.endswith(".ipynb") and "/" not in name:  # the files the sides wrote stay as written
             for theirs, ours in ((outcome.evidence_dir, here), (outcome.workdir, base)):

@@ -150,6 +150,7 @@ def run_job(
         nb = read_notebook_node(job.notebook)
         parameters_cell = directive_parameters_cell(nb)
         job.evidence.parent.mkdir(parents=True, exist_ok=True)
+        sides.read(nb)
         pipeline = start_pipeline(
             job.out_dir,
             job.module,
@@ -221,6 +222,15 @@ class _Sides:
         self.job = job
         self.on = workdir.enabled()
         self.folders: dict[str, Any] = {}
+        self.copies: tuple[str, ...] = ()
+
+    def read(self, nb: Any) -> None:
+        """Note the existing files the notebook writes from C code: they are copied, not linked."""
+        if self.on:
+            from nb2prod.execute.workdir import c_level_outputs
+
+            sources = [c.source for c in nb.cells if c.cell_type == "code"]
+            self.copies = c_level_outputs(sources, self.job.notebook.parent.resolve())
 
     def new(self, side: str) -> Any:
         """A fresh mirror of the notebook's folder for ``side`` (None when isolation is off)."""
@@ -230,17 +240,23 @@ class _Sides:
 
         evidence = self.job.evidence.parent
         self.folders[side] = mirror(
-            self.job.notebook.parent, parent=evidence, label=side, exclude=(evidence,)
+            self.job.notebook.parent, parent=evidence, label=side, exclude=(evidence,),
+            copies=self.copies,
         )
         return self.folders[side]
 
     def collect(self) -> str | None:
         """Move what each side wrote next to the executed notebook; the folder, if any was kept."""
-        from nb2prod.execute.workdir import collect
+        from nb2prod.execute.workdir import collect, discard
 
         dest = files_evidence(self.job.evidence)
         shutil.rmtree(dest, ignore_errors=True)  # this case's previous run: not this run's evidence
-        kept = [f for side, work in self.folders.items() for f in collect(work, dest / side)]
+        kept: list[str] = []
+        for side, work in self.folders.items():
+            try:
+                kept += collect(work, dest / side)
+            except OSError:  # a full disk, say: the verdict stands, the evidence is what was moved
+                discard(work)
         return str(dest) if kept else None
 
 

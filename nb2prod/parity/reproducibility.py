@@ -139,7 +139,7 @@ def diagnosis_advice(case: CaseResult) -> str:
         )
     if case.seed is None and all(h.seed_fixes for h in case.hints):
         return (
-            "Or run with --seed N: it seeds random, numpy.random and PYTHONHASHSEED in the "
-            "notebook and in the pipeline, before either runs."
+            "Or run with --seed N: it seeds random, numpy.random, PYTHONHASHSEED (and torch and "
+            "TensorFlow where imported) in the notebook and in the pipeline, before either runs."
         )
     return ""

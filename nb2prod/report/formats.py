@@ -167,6 +167,7 @@ def _junit_cases(case: CaseResult) -> Iterable[tuple[ET.Element, str | None]]:
         out = [f"notebook: {t.notebook_summary}", f"pipeline: {t.pipeline_summary}"]
         out += [f"cell: {t.cell}"] * (t.cell is not None)
         out += [f"evidence: {e}" for e in (case.evidence, case.rerun_evidence) if e]
+        out += [f"written files: {case.written_files}"] * bool(case.written_files)
         ET.SubElement(el, "system-out").text = _clean("\n".join(out))
         yield el, outcome
 

@@ -146,6 +146,8 @@ def _html_case(case: CaseResult, n: int, report: ParityReport) -> str:
         out.append(f'<p class="muted">Executed notebook: <code>{_e(case.evidence)}</code></p>')
     if case.rerun_evidence:
         out.append(f'<p class="muted">Second run: <code>{_e(case.rerun_evidence)}</code></p>')
+    if case.written_files:
+        out.append(f'<p class="muted">Files each side wrote: <code>{_e(case.written_files)}</code></p>')
     return "\n".join(out) + "</article>"
 
 

@@ -158,3 +158,21 @@ def test_without_dask_installed_dask_says_how_to_install_it(tmp_path):
     assert "pip install 'nb2prod[dask]'" in result.stderr  # [tool.nb2prod] dask asked for Dask
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_on_dask_each_side_writes_into_its_own_folder_and_the_files_come_back(cluster, tmp_path):
+    """Issue 14, item 3 on the Dask path: the worker runs both sides in mirrors of the case folder
+    it unpacked, and the files each side wrote come back as evidence next to the executed notebook."""
+    folder = tmp_path / "writer"
+    folder.mkdir()
+    write_notebook(folder, [
+        ('import os\nopen("out.txt", "w").write(str(os.getpid()))\nmine = open("out.txt").read() '
+         '== str(os.getpid())', ["step:a", "parity:mine"]),
+    ], name="writer.ipynb")
+    assert nb2prod("build", "writer", cwd=tmp_path).returncode == 0
+    result = nb2prod("test", "writer", "--dask", cluster, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    (kept,) = (tmp_path / "runs" / "writer").glob("parity-*-files")
+    written = sorted(p.relative_to(kept).as_posix() for p in kept.rglob("*") if p.is_file())
+    assert written == ["notebook/out.txt", "pipeline/out.txt"]
+    assert not (folder / "out.txt").exists()

@@ -156,11 +156,14 @@ def test_timeout_names_the_cell_and_is_quick(tmp_path: Path) -> None:
     assert info.value.cell == 1
 
 
-def test_unpicklable_value_is_a_clear_error(tmp_path: Path) -> None:
-    nb = _notebook("gen = (i for i in range(3))")
-    with pytest.raises(ExecutionError, match="could not capture 'gen'") as info:
-        _run(nb, tmp_path, captures=[(0, "gen")])
-    assert info.value.cell == 0
+def test_unpicklable_value_is_a_clear_reason_for_that_target_alone(tmp_path: Path) -> None:
+    from nb2prod.execute.pipeline_runner import Uncaptured
+
+    nb = _notebook("gen = (i for i in range(3))\nn = 3")
+    values = _run(nb, tmp_path, captures=[(0, "gen"), (0, "n")]).values
+    assert isinstance(values["gen"], Uncaptured)
+    assert values["gen"].reason.startswith("the notebook's value does not pickle (TypeError:")
+    assert values["n"] == 3
 
 
 def test_bad_capture_requests_are_usage_errors(tmp_path: Path) -> None:

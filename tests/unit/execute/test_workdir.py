@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -91,3 +92,23 @@ def test_the_pipeline_process_runs_in_its_mirror(origin, tmp_path):
     assert result["cwd"] == str(work.root)
     assert result["out"] == result["pid"]
     assert (origin / "out.txt").read_text() == "original\n"
+
+
+def test_files_a_c_library_overwrites_are_copied_up_front(origin, tmp_path):
+    """LightGBM's save_model writes from C, out of the hook's sight: the file it names is a copy."""
+    (origin / "model.txt").write_text("old model\n")
+    sources = ['booster.save_model("model.txt")\npl_frame.write_csv("new.csv")', "%matplotlib inline"]
+    copies = workdir.c_level_outputs(sources, origin)
+    assert copies == ("model.txt",)  # new.csv does not exist yet: it will be a new file anyway
+    work = workdir.mirror(origin, parent=tmp_path, label="t", copies=copies)
+    assert not (work.root / "model.txt").is_symlink()
+    with open(os.open(work.root / "model.txt", os.O_WRONLY | os.O_TRUNC), "w") as fh:  # as C would
+        fh.write("new model\n")
+    assert (origin / "model.txt").read_text() == "old model\n"
+    assert workdir.collect(work, tmp_path / "kept") == ["model.txt"]
+
+
+def test_an_unchanged_copy_is_not_evidence(origin, tmp_path):
+    (origin / "model.txt").write_text("old model\n")
+    work = workdir.mirror(origin, parent=tmp_path, label="t", copies=("model.txt",))
+    assert workdir.collect(work, tmp_path / "kept") == []
