@@ -146,9 +146,11 @@ def main(argv: list[str] | None = None) -> int:
 
     scratch = Path(tempfile.mkdtemp(prefix="nb2prod-bench-serve-"))
     try:
-        models = Path(args.models) if args.models else train_example(scratch, args.name)
+        models = Path(args.models).resolve() if args.models else train_example(scratch, args.name)
+        project = Path.cwd() if args.models else scratch  # where generated/ is
         store = ModelStore(models)
         model_id = store.production_id(args.name)
+        os.chdir(project)
         loaded = store.load(args.name, model_id)
         card = loaded.card
         folder = models / args.name / model_id
@@ -162,25 +164,28 @@ def main(argv: list[str] | None = None) -> int:
 
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         servers: dict[str, tuple[subprocess.Popen, str]] = {}
-        proc, url = start([sys.executable, "-m", "nb2prod", "serve", args.name, "--models", str(models),
-                           "--port", "0", "--log", str(scratch / "bench.jsonl")], env, scratch, True)
-        servers["nb2prod"] = (proc, f"{url}/predict")
-        mlflow_python = args.mlflow_python or (sys.executable if _has_mlflow(sys.executable) else None)
-        if mlflow_python:
-            [(var, entry)] = card["models"].items()
-            pickled = scratch / "model.pkl"
-            import pickle
-
-            pickled.write_bytes(pickle.dumps(loaded.models[var]))
-            mlflow_model(mlflow_python, pickled, scratch / "mlflow-model")
-            port = _free_port()
-            mlflow_bin = str(Path(mlflow_python).parent / "mlflow")
-            proc, url = start([mlflow_bin, "models", "serve", "-m", str(scratch / "mlflow-model"), "--env-manager",
-                               "local", "-p", str(port), "-h", "127.0.0.1", "-w", "1"],
-                              {**os.environ, "MLFLOW_TRACKING_URI": f"file://{scratch}/mlruns"}, scratch, False, port)
-            servers["mlflow"] = (proc, f"{url}/invocations")
         results: dict[tuple[str, int, int], dict[str, list[float]]] = {}
         try:
+            proc, url = start([sys.executable, "-m", "nb2prod", "serve", args.name, "--models", str(models),
+                               "--port", "0", "--log", str(scratch / "bench.jsonl")], env, project, True)
+            servers["nb2prod"] = (proc, f"{url}/predict")
+            mlflow_python = args.mlflow_python or (sys.executable if _has_mlflow(sys.executable) else None)
+            if mlflow_python:
+                import pickle
+
+                [var] = card["models"]
+                pickled = scratch / "model.pkl"
+                pickled.write_bytes(pickle.dumps(loaded.models[var]))
+                mlflow_model(mlflow_python, pickled, scratch / "mlflow-model")
+                port = _free_port()
+                bin_dir = str(Path(mlflow_python).parent)  # mlflow runs `uvicorn` from PATH
+                mlflow_env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
+                              "MLFLOW_TRACKING_URI": f"file://{scratch}/mlruns"}
+                mlflow_env.pop("PYTHONPATH", None)
+                proc, url = start([str(Path(bin_dir) / "mlflow"), "models", "serve", "-m", str(scratch / "mlflow-model"),
+                                   "--env-manager", "local", "-p", str(port), "-h", "127.0.0.1", "-w", "1"],
+                                  mlflow_env, scratch, False, port)
+                servers["mlflow"] = (proc, f"{url}/invocations")
             for rows in (1, 1000):
                 for clients in (1, 16):
                     count = args.requests if rows == 1 else max(50, args.requests // 6)

@@ -24,9 +24,11 @@ KNOWN_KEYS: dict[str, type | tuple[type, ...]] = {
     "seed": int,
     "dask": str,
     "models": str,  # the model store `nb2prod train` writes (default "models")
+    "serve": dict,  # [tool.nb2prod.serve]: max_body_mb, log_max_mb (nb2prod serve)
     "gates": dict,  # [tool.nb2prod.gates.<module or "*">] metric = ">= 0.45" | { max_drop = 0.01 }
     "monitor": dict,  # [tool.nb2prod.monitor] drift, quality and health thresholds
 }
+SERVE_KEYS = {"max_body_mb": 50.0, "log_max_mb": 100.0}  # positive numbers, megabytes
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class Config:
     seed: int | None = None
     dask: str | None = None
     models: str = "models"
+    serve: dict[str, float] = field(default_factory=lambda: dict(SERVE_KEYS))
     # module name (or "*") -> metric -> its gate rule (see GateRule)
     gates: dict[str, dict[str, GateRule]] = field(default_factory=dict)
     monitor: MonitorSettings = field(default_factory=lambda: MonitorSettings())
@@ -93,11 +96,25 @@ def load_config(start: Path | None = None) -> Config:
         values["notebooks"] = tuple(values["notebooks"])
     if "parameter_sets" in values:
         values["parameter_sets"] = _parameter_sets(values["parameter_sets"], pyproject)
+    if "serve" in values:
+        values["serve"] = _serve_table(values["serve"], pyproject)
     if "gates" in values:
         values["gates"] = _gates(values["gates"], pyproject)
     if "monitor" in values:
         values["monitor"] = _monitor(values["monitor"], pyproject)
     return Config(root=pyproject.parent, **values)
+
+
+def _serve_table(table: dict[str, Any], pyproject: Path) -> dict[str, float]:
+    unknown = sorted(set(table) - set(SERVE_KEYS))
+    if unknown:
+        raise ConfigError(f"unknown key(s) in [tool.nb2prod.serve]: {', '.join(unknown)}.",
+                          path=str(pyproject), hint=f"known keys: {', '.join(SERVE_KEYS)}.")
+    for key, value in table.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ConfigError(f"[tool.nb2prod.serve] {key} = {value!r} must be a positive number of MB.",
+                              path=str(pyproject))
+    return {**SERVE_KEYS, **{k: float(v) for k, v in table.items()}}
 
 
 def _parameter_sets(raw: Any, pyproject: Path) -> dict[str, list[dict[str, Any]]]:

@@ -76,6 +76,10 @@ def write_bundle(name: str, out: Path, models: str | None = None, model_id: str 
                                            "os.path.dirname(os.path.abspath(__file__)), 'serve.py'), "
                                            "run_name='__main__')\n")
         (stage / "Dockerfile").write_text(_dockerfile())
+        # Its own project root: the card's generated/ and models/ resolve here, wherever it is put.
+        (stage / "pyproject.toml").write_text(
+            f'# Written by `nb2prod bundle`: this folder is the project root of {name}\'s server.\n'
+            '[tool.nb2prod]\nout = "generated"\nmodels = "models"\n')
         (stage / ".dockerignore").write_text("**/__pycache__\nmodels/*/logs\n")
         stage.chmod(0o755)
         if out.exists():

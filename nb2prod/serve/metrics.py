@@ -56,10 +56,3 @@ class Metrics:
             registry = self.registry
         return generate_latest(registry), CONTENT_TYPE_LATEST
 
-
-def worker_exited(pid: int) -> None:
-    """Drop a dead worker's live-gauge files (counters and histograms keep their totals)."""
-    if os.environ.get(MULTIPROC_ENV):
-        from prometheus_client import multiprocess
-
-        multiprocess.mark_process_dead(pid)

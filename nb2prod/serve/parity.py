@@ -29,12 +29,14 @@ class ServerProcess:
 
     def __init__(self, name: str, *, models: str | Path | None = None, args: tuple[str, ...] = (),
                  env: dict[str, str] | None = None, cwd: str | Path | None = None,
-                 timeout: float = 120.0) -> None:
-        argv = [sys.executable, "-m", "nb2prod", "serve", name, "--port", "0", *args]
-        if models is not None:
+                 timeout: float = 120.0, command: list[str] | None = None) -> None:
+        argv = command or [sys.executable, "-m", "nb2prod", "serve", name, "--port", "0", *args]
+        if models is not None and command is None:
             argv += ["--models", str(models)]
         self.argv, self.env, self.cwd, self.timeout = argv, env, cwd, timeout
         self.proc: subprocess.Popen[str] | None = None
+        self._stderr = ""
+        self._stopped = False
         self.url = ""
         self.banner = ""
 
@@ -73,20 +75,24 @@ class ServerProcess:
         """SIGTERM, then wait; the exit code (SIGKILL after ``timeout``, then None)."""
         if self.proc is None:
             return None
+        if self._stopped:
+            return self.proc.returncode
+        self._stopped = True
+        code: int | None = None
         if self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                return None
-        return self.proc.returncode
+        try:
+            _, self._stderr = self.proc.communicate(timeout=timeout)
+            code = self.proc.returncode
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            _, self._stderr = self.proc.communicate()
+        self._stderr = self._stderr or ""
+        return code
 
     def stderr(self) -> str:
-        if self.proc is None or self.proc.stderr is None or self.proc.poll() is None:
-            return ""
-        return self.proc.stderr.read()
+        """What the server wrote to stderr (once it has stopped)."""
+        return self._stderr
 
 
 @dataclass
@@ -126,6 +132,20 @@ def reference_body(card: dict[str, Any], folder: Path) -> tuple[dict[str, Any], 
     return {"inputs": {name: value}}, outputs
 
 
+def _outputs(frame: Any) -> dict[str, Any]:
+    """reference_outputs.parquet by output: ``proba[0]``, ``proba[1]``, ... back into one 2-D array."""
+    import re
+
+    import numpy as np
+
+    grouped: dict[str, list[str]] = {}
+    for column in frame.columns:
+        match = re.fullmatch(r"(.+)\[(\d+)\]", str(column))
+        grouped.setdefault(match.group(1) if match else str(column), []).append(column)
+    return {name: frame[cols[0]].to_numpy() if cols == [name] else np.column_stack([frame[c] for c in cols])
+            for name, cols in grouped.items()}
+
+
 def check_serving(name: str, *, models: str | None = None, rtol: float = 1e-7, atol: float = 0.0,
                   cwd: Path | None = None) -> ServingResult:
     """Serve NAME's production model, post its reference payload, compare the answer."""
@@ -141,6 +161,9 @@ def check_serving(name: str, *, models: str | None = None, rtol: float = 1e-7, a
     if model_id is None:
         return ServingResult(name, skipped=f"no production model in {root} (run `nb2prod train --promote`)")
     card = store.card(name, model_id)
+    if not (card.get("reference") or {}).get("outputs"):
+        return ServingResult(name, model_id=model_id,
+                             skipped="the card keeps no training outputs for its reference rows")
     body, expected = reference_body(card, root / name / model_id)
     result = ServingResult(name, model_id=model_id, rows=len(expected))
     with tempfile.TemporaryDirectory(prefix="nb2prod-serve-parity-") as scratch:
@@ -152,8 +175,7 @@ def check_serving(name: str, *, models: str | None = None, rtol: float = 1e-7, a
             raise ServeError(f"{name}: the server refused the training payload (HTTP {answer.status_code}): "
                              f"{answer.text[:500]}")
         outputs = answer.json()["outputs"]
-    for column in expected.columns:
-        trained = expected[column].to_numpy()
+    for column, trained in _outputs(expected).items():
         served = outputs.get(column)
         if served is None:
             from nb2prod.parity.results import Mismatch

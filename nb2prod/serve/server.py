@@ -42,30 +42,10 @@ class ServeOptions:
 
 
 def serve_defaults() -> dict[str, float]:
-    """``[tool.nb2prod.serve]``: ``max_body_mb``, ``log_max_mb`` (validated like the rest)."""
-    from nb2prod.config import find_pyproject
+    """``[tool.nb2prod.serve]``: ``max_body_mb``, ``log_max_mb`` (validated by ``nb2prod.config``)."""
+    from nb2prod.config import load_config
 
-    pyproject = find_pyproject(Path.cwd().resolve())
-    if pyproject is None:
-        return {}
-    import tomllib
-
-    table = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {}).get("nb2prod", {})
-    section = table.get("serve", {})
-    known = {"max_body_mb", "log_max_mb"}
-    from nb2prod.errors import ConfigError
-
-    if not isinstance(section, dict) or set(section) - known:
-        raise ConfigError(
-            f"unknown key(s) in [tool.nb2prod.serve]: {', '.join(sorted(set(section) - known))}."
-            if isinstance(section, dict) else "[tool.nb2prod] serve must be a table.",
-            path=str(pyproject), hint=f"known keys: {', '.join(sorted(known))}.",
-        )
-    for key, value in section.items():
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            raise ConfigError(f"[tool.nb2prod.serve] {key} = {value!r} must be a positive number.",
-                              path=str(pyproject))
-    return {k: float(v) for k, v in section.items()}
+    return load_config().serve
 
 
 def token_from(options: ServeOptions) -> str | None:

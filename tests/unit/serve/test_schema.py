@@ -104,3 +104,17 @@ def test_outputs_and_frames_become_json() -> None:
     schema = PayloadSchema(FrameModel().card["payload"])
     again = schema.parse({"inputs": {"X_test": records}}).payload["X_test"]
     pd.testing.assert_frame_equal(again, frame.reset_index(drop=True))
+
+
+def test_serve_config_is_validated_strictly(tmp_path) -> None:
+    from nb2prod.config import load_config
+    from nb2prod.errors import ConfigError
+
+    (tmp_path / "pyproject.toml").write_text("[tool.nb2prod.serve]\nmax_body_mb = 5\n")
+    assert load_config(tmp_path).serve == {"max_body_mb": 5.0, "log_max_mb": 100.0}
+    (tmp_path / "pyproject.toml").write_text("[tool.nb2prod.serve]\nmax_body = 5\n")
+    with pytest.raises(ConfigError, match="unknown key.*max_body.*known keys: max_body_mb, log_max_mb"):
+        load_config(tmp_path)
+    (tmp_path / "pyproject.toml").write_text("[tool.nb2prod.serve]\nlog_max_mb = -1\n")
+    with pytest.raises(ConfigError, match="positive number"):
+        load_config(tmp_path)
