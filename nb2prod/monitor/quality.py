@@ -139,7 +139,7 @@ def live_quality(
     truth = joined[mask].tolist()
     times = pd.to_datetime(keys["time"][mask], utc=True)
     seconds, quality.width = bucket_width([times.min(), times.max()])
-    hours = times.dt.floor(f"{seconds}s").dt.strftime("%Y-%m-%d %H:%M").tolist()
+    hours = times.dt.floor(f"{seconds}s").dt.strftime("%Y-%m-%d %H:%M:%S").tolist()
     training = card.get("metrics") or {}
     gated = {rule.metric: (rule, own) for rule, own in rules}
     for metric in training:
