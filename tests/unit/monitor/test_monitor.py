@@ -227,3 +227,13 @@ def test_a_column_that_arrives_empty_is_drift_not_silence() -> None:
     assert result.status == "drifted" and result.reason.startswith("40% of the live values are missing")
     fine = compare_column("x", ref, pd.Series([None] * 5 + list(rng.normal(size=195))), MonitorSettings())
     assert fine.status == "ok"
+
+
+def test_an_edited_reference_sample_is_refused(project: Path) -> None:
+    rng = np.random.default_rng(10)
+    mf.write_log(log_path(project), mf.log_lines(mf.draw(rng, 200), rng))
+    reference = project / "models" / mf.NAME / mf.MODEL_ID / "reference.parquet"
+    mf.draw(rng, 1000, shift={"x0": 5.0}).to_parquet(reference, index=False)
+    result = nb2prod("monitor", mf.NAME)
+    assert result.exit_code == 1
+    assert "reference.parquet does not match the sha256 in its model card" in result.output
