@@ -202,12 +202,11 @@ def test_requests_from_other_models_are_not_judged(project: Path) -> None:
 
 def test_class_labels_and_probabilities_line_up_with_reference_outputs() -> None:
     from nb2prod.monitor.drift import compare_column
-    from nb2prod.monitor.frames import _output_rows
+    from nb2prod.monitor.frames import _output_columns
 
-    rows = _output_rows({"y_pred": [0, 2], "proba": [[0.9, 0.1], [0.2, 0.8]], "classes": [0, 1, 2]},
-                        ["y_pred", "proba", "classes"], 2)
-    assert rows == [{"y_pred": 0, "proba[0]": 0.9, "proba[1]": 0.1},
-                    {"y_pred": 2, "proba[0]": 0.2, "proba[1]": 0.8}]
+    columns = _output_columns({"y_pred": [0, 2], "proba": [[0.9, 0.1], [0.2, 0.8]], "classes": [0, 1, 2]},
+                              ["y_pred", "proba", "classes"], 2)
+    assert columns == {"y_pred": [0, 2], "proba[0]": [0.9, 0.2], "proba[1]": [0.1, 0.8]}
     rng = np.random.default_rng(0)
     labels = pd.Series(rng.integers(0, 3, 300))
     live = pd.Series(rng.integers(0, 3, 200).astype(float))  # logged as 1.0: still label "1"
