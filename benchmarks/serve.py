@@ -32,8 +32,9 @@ sys.path.insert(0, str(ROOT))
 
 
 def start(argv: list[str], env: dict[str, str], cwd: Path, url_from_stdout: bool, port: int = 0) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            start_new_session=True)
+    # A pipe nobody reads fills up and blocks the server (MLflow's access log goes to stdout).
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE if url_from_stdout else subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, text=True, start_new_session=True)
     if url_from_stdout:
         line = proc.stdout.readline()
         url = line.split(" on ", 1)[1].split(" ", 1)[0] if " on http" in line else ""
@@ -87,7 +88,7 @@ async def load(url: str, body: bytes, clients: int, requests: int) -> tuple[floa
                 raise RuntimeError(f"{url}: HTTP {answer.status_code}: {answer.text[:300]}")
 
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(limits=limits, timeout=60) as http:
+    async with httpx.AsyncClient(limits=limits, timeout=300) as http:
         for _ in range(clients):  # warm connections
             await http.post(url, content=body, headers=headers)
         started = time.perf_counter()
@@ -192,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
                     order = list(servers)
                     for round_ in range(args.rounds):
                         for side in order if round_ % 2 == 0 else order[::-1]:
+                            print(f"  {side}: {rows} row(s), {clients} client(s), {count} requests",
+                                  file=sys.stderr, flush=True)
                             rps, lat = asyncio.run(load(servers[side][1], bodies[rows], clients, count))
                             slot = results.setdefault((side, rows, clients), {"rps": [], "lat": []})
                             slot["rps"].append(rps)

@@ -3,8 +3,10 @@
 Bodies are read and decoded here rather than by FastAPI's body parsing, so that every refusal (too
 large, not JSON, a column the schema lacks) is a 4xx naming the field, is counted and lands in the
 prediction log as ``rejected``; the schema itself is pydantic, built from the card
-(``nb2prod.serve.schema``), and shows in ``/docs``. ``predict`` runs in the thread pool, so a slow
-model never stops ``/health`` from answering.
+(``nb2prod.serve.schema``), and shows in ``/docs``. ``predict`` runs on the event loop, not in the
+thread pool: a CPU-bound model gains nothing from threads under the GIL, and 16 concurrent requests
+each in a thread (with BLAS threads of their own) halved throughput on two cores; scale with
+``--workers`` instead.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from typing import Any, Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
 
 from nb2prod.serve.log import PredictionLog, new_request_id, utc_now
 from nb2prod.serve.metrics import Metrics
@@ -152,7 +153,7 @@ def create_app(model: ServableModel, settings: AppSettings | None = None) -> Fas
             record(request_id, "rejected", err.status, started, error=err.message)
             return _json({"request_id": request_id, "error": err.message}, err.status)
         try:
-            outputs = jsonable(await run_in_threadpool(model.predict, **parsed.payload))
+            outputs = jsonable(model.predict(**parsed.payload))
         except Exception as err:  # the model's own failure: 500, logged, server stays up
             text = f"{type(err).__name__}: {err}"
             logger.exception("request %s: the model raised", request_id)
