@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from nb2prod.serve.log import PredictionLog, new_request_id, utc_now
+from nb2prod.serve.log import PredictionLog, dumps, new_request_id, orjson, utc_now
 from nb2prod.serve.metrics import Metrics
 from nb2prod.serve.schema import PayloadSchema, RequestError, jsonable
 
@@ -47,8 +47,7 @@ class AppSettings:
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    text = json.dumps(body, allow_nan=False, separators=(",", ":"), default=str)
-    return Response(text.encode(), status_code=status, media_type="application/json", headers=headers)
+    return Response(dumps(body), status_code=status, media_type="application/json", headers=headers)
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -78,6 +77,11 @@ async def _read_body(request: Request, limit: int) -> bytes:
 def _decode(raw: bytes) -> Any:
     if not raw.strip():
         raise RequestError("the body is empty; send a JSON object.", status=400)
+    if orjson is not None:
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass  # the standard library says where, and reads NaN (which the schema then names)
     try:
         return json.loads(raw)
     except UnicodeDecodeError as err:

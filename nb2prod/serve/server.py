@@ -117,7 +117,8 @@ def serve(options: ServeOptions, announce: Any = print, warn: Any = None) -> Non
     options.models = str(root)
     options.project = options.project or os.getcwd()
     common = dict(host=options.host, port=options.port, log_level="warning", access_log=False,
-                  timeout_graceful_shutdown=10, server_header=False)
+                  timeout_graceful_shutdown=10, server_header=False,
+                  timeout_keep_alive=75)  # longer than a load balancer's idle timeout (60 s)
     if options.workers > 1:
         config = uvicorn.Config("nb2prod.serve.server:worker_app", factory=True,
                                 workers=options.workers, **common)
