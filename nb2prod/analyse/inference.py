@@ -176,8 +176,8 @@ def _check_payload(
             f"{origin.line}), and a request cannot supply what a fitted {origin.model!r} computes.",
             path=nb.display_path,
             cell=step.cells[0],
-            hint=f"move that line into the inference step (or tag step {origin.step!r} "
-            "'inference'), so the request brings the raw input.",
+            hint=f"move that line into the inference step {step.name!r}, so the request brings "
+            "the raw input and predict() applies the model itself.",
         )
 
 

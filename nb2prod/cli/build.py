@@ -67,9 +67,12 @@ def versions(name: str, out: str | None) -> None:
 @click.argument("name")
 @click.argument("version")
 @click.option("--out", type=click.Path(file_okay=False), help="Generated folder (default: generated/).")
+@click.option("--models", "models_root", type=click.Path(file_okay=False),
+              help="Model store (default: [tool.nb2prod] models, else models/).")
 @handles_errors
-def rollback(name: str, version: str, out: str | None) -> None:
-    """Make an older VERSION of module NAME current again (nothing is deleted)."""
+def rollback(name: str, version: str, out: str | None, models_root: str | None) -> None:
+    """Make an older VERSION of module NAME current again, and its newest model the production
+    model (nothing is deleted)."""
     from nb2prod.store.versions import current_version, list_versions, point_current
 
     package = resolve_out_dir(out) / name
@@ -78,6 +81,9 @@ def rollback(name: str, version: str, out: str | None) -> None:
     before = current_version(package)
     point_current(package, version)
     click.echo(f"{name}: current version is now {current_version(package)} (was {before}).")
+    from nb2prod.train.store import ModelStore, models_dir, rollback_production
+
+    click.echo(rollback_production(ModelStore(models_dir(models_root)), name, current_version(package)))
 
 
 @click.command()

@@ -131,6 +131,7 @@ def test(
             workers=jobs or config.jobs,
             progress=progress or False,
         )
+        report.cases.extend(_round_trip_cases(cases, report, timeout or config.timeout, seed or config.seed))
     print_console(report, console)
     for path, write in ((junit_xml, write_junit), (html, write_html), (summary, write_markdown)):
         if path:
@@ -203,6 +204,18 @@ def _nothing() -> Any:
 
     return nullcontext()
 
+
+
+def _round_trip_cases(jobs: Any, report: Any, timeout: float | None, seed: int | None) -> list[Any]:
+    """Per notebook with inference steps: its own models, saved and reloaded, predict what it did."""
+    import time
+
+    from nb2prod.train.notebook_roundtrip import round_trip_cases
+
+    started = time.perf_counter()
+    cases = round_trip_cases(jobs, rtol=report.rtol, atol=report.atol, timeout=timeout, seed=seed)
+    report.duration += time.perf_counter() - started
+    return cases
 
 
 COMMANDS = (run, test)

@@ -56,6 +56,7 @@ def train(
 ) -> None:
     """Train the current version of each notebook: save its models, card and round-trip result."""
     from nb2prod.config import load_config
+    from nb2prod.errors import ModelError
     from nb2prod.read.notebook import find_notebooks
     from nb2prod.train.store import ModelStore, models_dir
     from nb2prod.train.training import train as run_train
@@ -65,7 +66,16 @@ def train(
     out_dir = resolve_out_dir(out)
     sets = param_sets(parameters, parameters_file) or [("defaults", {})]
     failed = False
-    for notebook in find_notebooks(notebook_paths(paths)):
+    notebooks = find_notebooks(notebook_paths(paths))
+    trainable = [nb for nb in notebooks if _saves_models(nb, out_dir, len(notebooks) == 1)]
+    if not trainable:
+        raise ModelError(
+            "none of these notebooks' current versions saves a model (no 'model:VAR' tags).",
+            path=", ".join(paths) or None,
+            hint="tag the cell that fits the model 'model:VAR' and the prediction step 'inference', "
+            "then `nb2prod build`.",
+        )
+    for notebook in trainable:
         for _set_id, values in sets:
             result = run_train(
                 notebook, values, out_dir=out_dir, store=store, promote=promote,
@@ -76,6 +86,33 @@ def train(
             failed |= not result.passed
             _report(result, promote)
     sys.exit(1 if failed else 0)
+
+
+def _saves_models(notebook: object, out_dir: object, alone: bool) -> bool:
+    """Whether to train ``notebook``: one named alone always is (train says why it cannot); in a
+    folder, notebooks whose current version tags no model are skipped, saying so. Stale code is
+    trained as it stands, with a warning (``nb2prod status`` and ``build --check`` fail on it)."""
+    from nb2prod.analyse.planner import module_name
+    from nb2prod.store.versions import current_version, read_manifest
+
+    package = out_dir / module_name(notebook)  # type: ignore[operator, arg-type]
+    version = current_version(package)
+    if not alone and (version is None or not read_manifest(package, version).get("models")):
+        click.echo(f"skipped {notebook}: its current version saves no model (no 'model:' tags).", err=True)
+        return False
+    stale = _staleness(notebook, out_dir) if version else None
+    if stale:
+        click.echo(f"warning: {notebook}: generated code is stale ({stale}); training {version} as "
+                   "built. Run `nb2prod build` to train the notebook as it is now.", err=True)
+    return True
+
+
+def _staleness(notebook: object, out_dir: object) -> str | None:
+    from nb2prod.store.build import Prepared, prepare
+    from nb2prod.store.versions import staleness
+
+    (item,) = prepare([notebook], out_dir)  # type: ignore[list-item, arg-type]
+    return staleness(out_dir, item.plan, item.code_hash) if isinstance(item, Prepared) else None  # type: ignore[arg-type]
 
 
 def _report(result: object, promote: bool) -> None:
@@ -160,4 +197,33 @@ def promote(name: str, model_id: str, models_root: str | None) -> None:
     click.echo(f"{name}: PRODUCTION is now {model_id}" + (f" (was {before})." if before else "."))
 
 
-COMMANDS = (train, models, promote)
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@models_option
+@out_option
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON (for machines).")
+@handles_errors
+def status(paths: tuple[str, ...], models_root: str | None, out: str | None, as_json: bool) -> None:
+    """Code, parameter, data and model freshness of each notebook; exit 1 when a rebuild or
+    retrain is due (a scheduled CI job retrains then)."""
+    from nb2prod.config import load_config
+    from nb2prod.read.notebook import find_notebooks
+    from nb2prod.train.status import notebook_status, print_statuses
+    from nb2prod.train.store import ModelStore, models_dir
+
+    config = load_config()
+    store = ModelStore(models_dir(models_root))
+    out_dir = resolve_out_dir(out)
+    statuses = [
+        notebook_status(path, out_dir=out_dir, store=store, root=config.root)
+        for path in find_notebooks(notebook_paths(paths))
+    ]
+    due = any(not s.ok for s in statuses)
+    if as_json:
+        click.echo(json.dumps({"due": due, "notebooks": [s.as_json() for s in statuses]}, indent=2, default=repr))
+    else:
+        print_statuses(statuses, make_console())
+    sys.exit(1 if due else 0)
+
+
+COMMANDS = (train, models, promote, status)

@@ -127,7 +127,15 @@ class ModelStore:
                 path=str(folder.parent),
                 hint=f"`nb2prod models {name}` lists them.",
             )
-        verify_folder(folder)
+        card = verify_folder(folder)
+        trip = card.get("round_trip") or {}
+        if not trip.get("passed"):
+            raise ModelError(
+                f"model {model_id} of {name!r} failed its round trip ({trip.get('reason')}); "
+                "served, it would not predict what training did.",
+                path=str(folder),
+                hint="fix the reason and train again, or promote a model whose round trip passed.",
+            )
         with self.locked(name):
             before = self.production_id(name)
             write_pointer(self.root / name / PRODUCTION, model_id)
@@ -166,6 +174,24 @@ class ModelStore:
                 write_pointer(package / PRODUCTION, model_id)
             _fsync_dir(package)
         return before
+
+
+def rollback_production(store: ModelStore, name: str, version: str | None) -> str:
+    """Point PRODUCTION at the newest model ``version`` trained (whose round trip passed), for
+    ``nb2prod rollback``; says what it did, or that no such model exists and only code moved."""
+    candidates = []
+    for model_id in store.model_ids(name):
+        try:
+            card = store.card(name, model_id)
+        except (ModelError, ArtefactTampered):
+            continue
+        if card["code"].get("version") == version and (card.get("round_trip") or {}).get("passed"):
+            candidates.append(model_id)
+    if not candidates:
+        return f"{name}: no model trained by {version} in {store.root}; only the code moved."
+    before = store.promote(name, candidates[-1])
+    was = f" (was {before})" if before else ""
+    return f"{name}: PRODUCTION is now {candidates[-1]}, the newest model trained by {version}{was}."
 
 
 def _check_name(name: str) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nb2prod.errors import ModelError, VersionError
+from nb2prod.errors import ExecutionError, ModelError, SerialisationError, VersionError
 from nb2prod.train.store import ModelStore, new_model_id
 
 
@@ -104,7 +104,15 @@ def train(
             params_file.chmod(0o600)
             args = ["--root", str(out_dir.resolve().parent), "--module", module]
             args += ["--params", str(params_file), "--staging", str(staging)]
-            job = run_child("nb2prod.train.job", args, cwd=cwd, pipeline=pipeline, timeout=timeout, seed=seed)
+            try:
+                job = run_child("nb2prod.train.job", args, cwd=cwd, pipeline=pipeline, timeout=timeout, seed=seed)
+            except ExecutionError as err:  # the notebook's code raised: point at its cell
+                raise _in_notebook(err, pipeline, shown) from None
+            except SerialisationError as err:  # said at the notebook cell that tags the model
+                cell = next((m["cell"] for m in manifest["models"] if f"model {m['name']!r}" in err.reason), None)
+                raise SerialisationError(
+                    err.reason + " Nothing was saved.", path=shown, cell=cell, hint=err.hint
+                ) from None
         card = build_card(
             name=name,
             model_id=model_id,
@@ -140,3 +148,23 @@ def _production_card(store: ModelStore, name: str) -> dict[str, Any] | None:
         return store.card(name, model_id)
     except Nb2ProdError:
         return None
+
+
+def _in_notebook(err: ExecutionError, pipeline: Path, shown: str) -> ExecutionError:
+    """A pipeline.py line as the notebook cell it came from (the ``# cell N`` marks)."""
+    cell = None
+    if err.line is not None and pipeline.is_file() and Path(err.path or "").resolve() == pipeline.resolve():
+        for text in reversed(pipeline.read_text(encoding="utf-8").splitlines()[: err.line]):
+            stripped = text.strip()
+            if stripped.startswith("# cell ") and stripped[7:].isdigit():
+                cell = int(stripped[7:])
+                break
+            if text.startswith("def "):
+                break
+    if cell is None:
+        return err
+    return ExecutionError(
+        f"the training job raised {err.ename}: {(err.evalue or '').strip()} (at {pipeline.parent.name}/pipeline.py, "
+        f"line {err.line})",
+        path=shown, cell=cell, hint=err.hint, source=err.source, ename=err.ename, evalue=err.evalue,
+    )

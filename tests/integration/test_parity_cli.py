@@ -39,7 +39,7 @@ def test_examples_pass_parity_with_defaults_and_a_second_parameter_set(tmp_path)
         "--report", str(tmp_path / "r.html"), "--summary", str(tmp_path / "r.md"),
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "PASSED: 6 passed, 0 failed" in result.stdout
+    assert "PASSED: 9 passed, 0 failed" in result.stdout  # 6 parity cases, 3 model round trips
     suites = ET.parse(tmp_path / "r.xml").getroot()
     assert suites.tag == "testsuites"
     assert {s.get("name") for s in suites} == {
@@ -47,6 +47,7 @@ def test_examples_pass_parity_with_defaults_and_a_second_parameter_set(tmp_path)
     }
     cases = suites.findall("./testsuite/testcase")
     assert any(c.get("name") == "alpha=0.3,test_size=0.3::y_pred" for c in cases)
+    assert any(c.get("name") == "round trip::proba" for c in cases)  # wine's reloaded model
     assert not suites.findall(".//failure") and not suites.findall(".//error")
     assert "<svg" in (tmp_path / "r.html").read_text()
     assert "diabetes_regression" in (tmp_path / "r.md").read_text()
