@@ -7,6 +7,7 @@ them. The "model" is a known linear function, so live quality can be made good o
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -65,6 +66,8 @@ def write_model(models: Path, rows: int = 1000, seed: int = 0, name: str = NAME,
         "metric_functions": {"r2": {"function": "sklearn.metrics.r2_score", "truth": "y_test",
                                     "prediction": "y_pred"}},
         "data_files": [], "packages": {}, "models": {},
+        "files": {f: hashlib.sha256((folder / f).read_bytes()).hexdigest()
+                  for f in ("reference.parquet", "reference_outputs.parquet")},
         "payload": {"X_test": {"kind": "dataframe", "shape": [rows, len(columns)], "dtype": None,
                                "columns": columns}},
         "outputs": {"y_pred": {"kind": "ndarray", "dtype": "float64", "shape": [rows]}},

@@ -39,49 +39,79 @@ def live_rows(card: dict[str, Any], predictions: list[Prediction]) -> LiveRows:
     name = input_name(card)
     kind = ((card.get("payload") or {}).get(name) or {}).get("kind")
     targets = list((card.get("outputs") or {}).keys())
-    inputs: list[dict[str, Any]] = []
-    outputs: list[dict[str, Any]] = []
-    keys: list[dict[str, Any]] = []
+    inputs, outputs = _Columns(), _Columns()
+    request_ids: list[str] = []
+    positions: list[int] = []
+    times: list[Any] = []
     unusable = 0
     for p in predictions:
         if p.status != "ok" or p.payload is None or p.outputs is None:
             continue
-        rows = _input_rows(p.payload.get(name), kind, name)
-        outs = _output_rows(p.outputs, targets, len(rows)) if rows is not None else None
-        if rows is None or outs is None:
+        found = _input_columns(p.payload.get(name), kind, name)
+        if found is None:
             unusable += 1
             continue
-        inputs += rows
-        outputs += outs or [{} for _ in rows]
-        keys += [{"request_id": p.request_id, "position": i, "time": p.time} for i in range(len(rows))]
-    return LiveRows(pd.DataFrame(inputs), pd.DataFrame(outputs), pd.DataFrame(keys), unusable)
+        columns, n = found
+        outs = _output_columns(p.outputs, targets, n)
+        inputs.extend(columns, n)
+        outputs.extend(outs, n)
+        request_ids += [p.request_id] * n
+        positions += range(n)
+        times += [p.time] * n
+    keys = pd.DataFrame({"request_id": request_ids, "position": positions, "time": times})
+    return LiveRows(inputs.frame(), outputs.frame(), keys, unusable)
 
 
-def _input_rows(value: Any, kind: str | None, name: str | None) -> list[dict[str, Any]] | None:
-    if not isinstance(value, list):
+class _Columns:
+    """Rows gathered column by column: a list per column, not a dict per row."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, list[Any]] = {}
+        self.rows = 0
+
+    def extend(self, columns: dict[str, list[Any]], n: int) -> None:
+        for column in columns:
+            if column not in self.data:
+                self.data[column] = [None] * self.rows
+        for column, values in self.data.items():
+            values.extend(columns.get(column, [None] * n))
+        self.rows += n
+
+    def frame(self) -> Any:
+        import pandas as pd
+
+        return pd.DataFrame(self.data) if self.data else pd.DataFrame(index=range(self.rows))
+
+
+def _input_columns(value: Any, kind: str | None, name: str | None) -> tuple[dict[str, list[Any]], int] | None:
+    """The payload entry as columns named like reference.parquet's, and its row count."""
+    if not isinstance(value, list) or not value:
         return None
-    if kind == "dataframe" or (value and all(isinstance(v, dict) for v in value)):
-        return value if all(isinstance(v, dict) for v in value) else None
-    if value and all(isinstance(v, list) for v in value):  # a 2-D array, as nested lists
-        return [{str(i): x for i, x in enumerate(row)} for row in value]
-    if all(not isinstance(v, (list, dict)) for v in value):  # 1-D: one column named after the input
-        return [{str(name): v} for v in value]
+    if all(isinstance(v, dict) for v in value):  # DataFrame records
+        names: dict[str, None] = {}
+        for record in value:
+            names.update(dict.fromkeys(record))
+        return {k: [r.get(k) for r in value] for k in names}, len(value)
+    if all(isinstance(v, list) for v in value):  # a 2-D array, as nested lists
+        width = max(len(v) for v in value)
+        return {str(i): [v[i] if i < len(v) else None for v in value] for i in range(width)}, len(value)
+    if kind != "dataframe" and all(not isinstance(v, (list, dict)) for v in value):
+        return {str(name): value}, len(value)  # 1-D: one column named after the input
     return None
 
 
-def _output_rows(outputs: dict[str, Any], targets: list[str], n: int) -> list[dict[str, Any]] | None:
-    """One dict per row: 1-D outputs by name, 2-D ones as ``name[0]``, ``name[1]``, ... (as
-    reference_outputs.parquet has them); outputs without a value per row (scalars, class lists) are
-    left out."""
-    row_dicts: list[dict[str, Any]] = [{} for _ in range(n)]
+def _output_columns(outputs: dict[str, Any], targets: list[str], n: int) -> dict[str, list[Any]]:
+    """1-D outputs by name, 2-D ones as ``name[0]``, ``name[1]``, ... (as reference_outputs.parquet
+    has them); outputs without a value per row (scalars, class lists) are left out."""
+    columns: dict[str, list[Any]] = {}
     for target in targets or list(outputs):
         value = outputs.get(target)
         if not isinstance(value, list) or len(value) != n:
             continue
-        if all(isinstance(x, list) for x in value):
-            for i, row in enumerate(value):
-                row_dicts[i].update({f"{target}[{j}]": x for j, x in enumerate(row)})
+        if value and all(isinstance(x, list) for x in value):
+            width = max(len(x) for x in value)
+            for j in range(width):
+                columns[f"{target}[{j}]"] = [x[j] if j < len(x) else None for x in value]
         elif all(not isinstance(x, (list, dict)) for x in value):
-            for i, x in enumerate(value):
-                row_dicts[i][target] = x
-    return row_dicts
+            columns[target] = value
+    return columns

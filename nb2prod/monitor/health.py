@@ -106,12 +106,12 @@ def _percentiles(predictions: list[Prediction]) -> tuple[float | None, float | N
     return float(p50), float(p95), float(p99)
 
 
-_WIDTHS = ((60, "minute"), (300, "5 minutes"), (900, "15 minutes"), (3600, "hour"),
+_WIDTHS = ((1, "second"), (10, "10 seconds"), (60, "minute"), (300, "5 minutes"), (900, "15 minutes"), (3600, "hour"),
            (6 * 3600, "6 hours"), (86400, "day"))
 
 
 def bucket_width(times: list[Any]) -> tuple[int, str]:
-    """The finest of minute ... day that puts the span into at most 48 buckets (for charts)."""
+    """The finest of second ... day that puts the span into at most 48 buckets (for charts)."""
     if not times:
         return 3600, "hour"
     span = (max(times) - min(times)).total_seconds()
@@ -126,4 +126,4 @@ def bucket(when: Any, seconds: int) -> str:
     from datetime import UTC, datetime
 
     start = int(when.timestamp()) // seconds * seconds
-    return datetime.fromtimestamp(start, UTC).strftime("%Y-%m-%d %H:%M")
+    return datetime.fromtimestamp(start, UTC).strftime("%Y-%m-%d %H:%M:%S")

@@ -36,6 +36,7 @@ _KNOWN: dict[str, tuple[str, dict[str, Any]]] = {
     "recall": ("recall_score", {"average": "macro", "zero_division": 0}),
 }
 _BOOTSTRAP = 400
+_TAIL = 5.0  # percent: a failed gate must also fail at the bootstrap's optimistic 95th percentile
 _PREFIXES = ("test_", "val_", "valid_", "eval_")
 _SUFFIXES = ("_score", "_test")
 
@@ -138,7 +139,7 @@ def live_quality(
     truth = joined[mask].tolist()
     times = pd.to_datetime(keys["time"][mask], utc=True)
     seconds, quality.width = bucket_width([times.min(), times.max()])
-    hours = times.dt.floor(f"{seconds}s").dt.strftime("%Y-%m-%d %H:%M").tolist()
+    hours = times.dt.floor(f"{seconds}s").dt.strftime("%Y-%m-%d %H:%M:%S").tolist()
     training = card.get("metrics") or {}
     gated = {rule.metric: (rule, own) for rule, own in rules}
     for metric in training:
@@ -175,7 +176,7 @@ def _within_noise(gate: GateResult, rule: GateRule, function: Any, truth: list[A
                   predicted: list[Any]) -> GateResult:
     """A failed gate stands only if the metric's optimistic bound fails it too.
 
-    The bound is the 99.5th (or 0.5th, for lower-is-better) percentile of a seeded bootstrap of
+    The bound is the 95th (or 5th, for lower-is-better) percentile of a seeded bootstrap of
     the live rows: a few hundred outcomes measure a metric to a few percent, and a gate that
     fails by less than that would page people about noise.
     """
@@ -195,12 +196,12 @@ def _within_noise(gate: GateResult, rule: GateRule, function: Any, truth: list[A
     if len(values) < _BOOTSTRAP // 2:
         return gate
     higher = higher_is_better(rule)
-    bound = float(np.percentile(values, 99.5 if higher else 0.5))
+    bound = float(np.percentile(values, 100 - _TAIL if higher else _TAIL))
     again = evaluate([(rule, True)], {rule.metric: bound},
                      {rule.metric: gate.champion} if gate.champion is not None else None,
                      champion_label=gate.champion_label)
-    low, high = np.percentile(values, [0.5, 99.5])
-    interval = f"99% interval {low:.4g} to {high:.4g} on {len(truth)} rows"
+    low, high = np.percentile(values, [_TAIL, 100 - _TAIL])
+    interval = f"{100 - 2 * _TAIL:g}% interval {low:.4g} to {high:.4g} on {len(truth)} rows"
     if any(not g.passed for g in again.results if g.rule == gate.rule):
         return replace(gate, note=f"{gate.note}; {interval}" if gate.note else interval)
     return replace(gate, passed=True, note=f"within sampling noise: {interval}")

@@ -173,8 +173,9 @@ def _quality(report: MonitorReport) -> list[str]:
 def _line_chart(series: dict[str, list[tuple[str, float]]], refs: dict[str, float | None]) -> str:
     """Hours along x, one polyline per series, dashed horizontal lines for thresholds."""
     hours = sorted({h for points in series.values() for h, _ in points})
-    if not hours:
-        return '<p class="muted">no data</p>'
+    if len(hours) < 2:
+        when = f" (from {hours[0]} UTC)" if hours else ""
+        return f'<p class="muted">one point in time{_e(when)}: nothing to draw over time yet</p>'
     data = [v for points in series.values() for _, v in points]
     top = max(data) if data else 0.0
     # a threshold far above the data would flatten it: name it instead of drawing it
@@ -225,7 +226,7 @@ def _line_chart(series: dict[str, list[tuple[str, float]]], refs: dict[str, floa
 def _stamp(label: str) -> float:
     from datetime import UTC, datetime
 
-    return datetime.strptime(label, "%Y-%m-%d %H:%M").replace(tzinfo=UTC).timestamp()
+    return datetime.strptime(label, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC).timestamp()
 
 
 def _fmt(value: Any) -> str:

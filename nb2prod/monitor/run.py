@@ -108,7 +108,8 @@ class MonitorReport:
 
 
 def production_card(root: Path, name: str) -> tuple[str, dict[str, Any], Path]:
-    """(model id, card, model folder) of NAME's production model."""
+    """(model id, card, model folder) of NAME's production model, verified against its card: drift
+    measured against an edited reference sample would be a verdict about nothing."""
     from nb2prod.train.store import ModelStore
 
     store = ModelStore(root)
@@ -118,6 +119,7 @@ def production_card(root: Path, name: str) -> tuple[str, dict[str, Any], Path]:
             f"{name!r} has no production model in {root}.",
             hint=f"train and promote one first: nb2prod train notebooks/{name}.ipynb --promote.",
         )
+    store.verify(name, model_id)  # ArtefactTampered (exit 1) names the file
     return model_id, store.card(name, model_id), store.folder(name, model_id)
 
 

@@ -65,6 +65,11 @@ def write_markdown(report: MonitorReport, path: Path) -> None:
         lines += ["", "### Health", "",
                   f"{h.requests} requests, {h.rejected} rejected, {h.failed} failed; latency p50 "
                   f"{_ms(h.p50)}, p95 {_ms(h.p95)}, p99 {_ms(h.p99)}"]
+        if h.hours:
+            lines += ["", "| hour (UTC) | requests | rejected | failed | p50 | p95 | p99 |",
+                      "| --- | --- | --- | --- | --- | --- | --- |"]
+            lines += [f"| {x.hour} | {x.requests} | {x.rejected} | {x.failed} | {_ms(x.p50)} | "
+                      f"{_ms(x.p95)} | {_ms(x.p99)} |" for x in h.hours[-48:]]
     if report.notes:
         lines += ["", "### Notes", ""] + [f"- {_md(n)}" for n in report.notes]
     Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -129,6 +129,8 @@ def _lead(report: ParityReport) -> str:
     parts += [
         f"{_plural(unrepro, 'case')} ran a notebook that disagreed with itself on a second run"
     ] * bool(unrepro)
+    gates = [g.line() for c in report.cases for g in c.gate_failures]
+    parts += [f"{_plural(len(gates), 'gate')} failed ({'; '.join(gates[:2])})"] * bool(gates)
     return (
         "; ".join(parts) if parts else "Every pipeline reproduced its notebook's predictions"
     ) + "."

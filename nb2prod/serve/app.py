@@ -3,8 +3,10 @@
 Bodies are read and decoded here rather than by FastAPI's body parsing, so that every refusal (too
 large, not JSON, a column the schema lacks) is a 4xx naming the field, is counted and lands in the
 prediction log as ``rejected``; the schema itself is pydantic, built from the card
-(``nb2prod.serve.schema``), and shows in ``/docs``. ``predict`` runs in the thread pool, so a slow
-model never stops ``/health`` from answering.
+(``nb2prod.serve.schema``), and shows in ``/docs``. ``predict`` runs on the event loop, not in the
+thread pool: a CPU-bound model gains nothing from threads under the GIL, and 16 concurrent requests
+each in a thread (with BLAS threads of their own) halved throughput on two cores; scale with
+``--workers`` instead.
 """
 
 from __future__ import annotations
@@ -20,9 +22,8 @@ from typing import Any, Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
 
-from nb2prod.serve.log import PredictionLog, new_request_id, utc_now
+from nb2prod.serve.log import PredictionLog, dumps, new_request_id, orjson, utc_now
 from nb2prod.serve.metrics import Metrics
 from nb2prod.serve.schema import PayloadSchema, RequestError, jsonable
 
@@ -46,8 +47,7 @@ class AppSettings:
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    text = json.dumps(body, allow_nan=False, separators=(",", ":"), default=str)
-    return Response(text.encode(), status_code=status, media_type="application/json", headers=headers)
+    return Response(dumps(body), status_code=status, media_type="application/json", headers=headers)
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -77,6 +77,11 @@ async def _read_body(request: Request, limit: int) -> bytes:
 def _decode(raw: bytes) -> Any:
     if not raw.strip():
         raise RequestError("the body is empty; send a JSON object.", status=400)
+    if orjson is not None:
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass  # the standard library says where, and reads NaN (which the schema then names)
     try:
         return json.loads(raw)
     except UnicodeDecodeError as err:
@@ -152,7 +157,7 @@ def create_app(model: ServableModel, settings: AppSettings | None = None) -> Fas
             record(request_id, "rejected", err.status, started, error=err.message)
             return _json({"request_id": request_id, "error": err.message}, err.status)
         try:
-            outputs = jsonable(await run_in_threadpool(model.predict, **parsed.payload))
+            outputs = jsonable(model.predict(**parsed.payload))
         except Exception as err:  # the model's own failure: 500, logged, server stays up
             text = f"{type(err).__name__}: {err}"
             logger.exception("request %s: the model raised", request_id)

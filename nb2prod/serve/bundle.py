@@ -21,7 +21,7 @@ from pathlib import Path
 from nb2prod.errors import ServeError
 
 # What the serving path imports besides the pipeline's own packages.
-SERVER_STACK = ("fastapi", "uvicorn", "uvloop", "httptools", "prometheus-client", "pydantic", "skops",
+SERVER_STACK = ("fastapi", "uvicorn", "uvloop", "httptools", "orjson", "prometheus-client", "pydantic", "skops",
                 "numpy", "pandas", "click", "filelock", "rich")
 
 

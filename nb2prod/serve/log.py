@@ -17,7 +17,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+try:  # 5-10x faster than json for the payloads of large batches; optional
+    import orjson
+except ImportError:  # pragma: no cover - the [serve] extra installs it
+    orjson = None  # type: ignore[assignment]
+
 KEEP_ROTATED = 10  # predictions.jsonl.1 … .10; older ones are deleted
+
+
+def dumps(value: Any) -> bytes:
+    """Compact JSON; NaN and infinity as null (JSON has neither), anything else unknown as str."""
+    if orjson is not None:
+        return orjson.dumps(value, default=str, option=orjson.OPT_SERIALIZE_NUMPY)
+    from nb2prod.serve.schema import jsonable
+
+    return json.dumps(jsonable(value), default=str, allow_nan=False, separators=(",", ":")).encode()
 
 
 def utc_now() -> str:
@@ -49,7 +63,7 @@ class PredictionLog:
         self._ino = os.fstat(self._fd).st_ino
 
     def write(self, record: dict[str, Any]) -> None:
-        line = (json.dumps(record, default=str, allow_nan=False, separators=(",", ":")) + "\n").encode()
+        line = dumps(record) + b"\n"
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
         try:
             try:

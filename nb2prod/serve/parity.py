@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +36,8 @@ class ServerProcess:
             argv += ["--models", str(models)]
         self.argv, self.env, self.cwd, self.timeout = argv, env, cwd, timeout
         self.proc: subprocess.Popen[str] | None = None
-        self._stderr = ""
+        self._lines: list[str] = []
+        self._reader: threading.Thread | None = None
         self._stopped = False
         self.url = ""
         self.banner = ""
@@ -52,6 +54,9 @@ class ServerProcess:
 
         self.proc = subprocess.Popen(self.argv, cwd=self.cwd, env=self.env, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
+        # Drained as it comes: a full stderr pipe would block a server that logs a lot.
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+        self._reader.start()
         deadline = time.monotonic() + self.timeout
         ready, _, _ = select.select([self.proc.stdout], [], [], self.timeout)
         self.banner = self.proc.stdout.readline() if ready else ""  # type: ignore[union-attr]
@@ -71,6 +76,11 @@ class ServerProcess:
         self.stop()
         raise ServeError(f"`{' '.join(self.argv[2:])}` never answered /health: {self.stderr().strip()}")
 
+    def _drain(self) -> None:
+        assert self.proc is not None and self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self._lines.append(line)
+
     def stop(self, timeout: float = 30.0) -> int | None:
         """SIGTERM, then wait; the exit code (SIGKILL after ``timeout``, then None)."""
         if self.proc is None:
@@ -82,17 +92,20 @@ class ServerProcess:
         if self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGTERM)
         try:
-            _, self._stderr = self.proc.communicate(timeout=timeout)
-            code = self.proc.returncode
+            code = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            _, self._stderr = self.proc.communicate()
-        self._stderr = self._stderr or ""
+            self.proc.wait()
+        if self._reader is not None:
+            self._reader.join(10)
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
         return code
 
     def stderr(self) -> str:
-        """What the server wrote to stderr (once it has stopped)."""
-        return self._stderr
+        """What the server has written to stderr so far."""
+        return "".join(self._lines)
 
 
 @dataclass

@@ -117,13 +117,20 @@ def serve(options: ServeOptions, announce: Any = print, warn: Any = None) -> Non
     options.models = str(root)
     options.project = options.project or os.getcwd()
     common = dict(host=options.host, port=options.port, log_level="warning", access_log=False,
-                  timeout_graceful_shutdown=10, server_header=False)
+                  timeout_graceful_shutdown=10, server_header=False,
+                  timeout_keep_alive=75)  # longer than a load balancer's idle timeout (60 s)
     if options.workers > 1:
         config = uvicorn.Config("nb2prod.serve.server:worker_app", factory=True,
                                 workers=options.workers, **common)
     else:
         config = uvicorn.Config(build_app(options, model, root), **common)
-    sock = config.bind_socket()
+    try:
+        sock = config.bind_socket()
+    except SystemExit:  # uvicorn has logged why (address in use, no such address) and exits 1
+        from nb2prod.errors import ServeError
+
+        raise ServeError(f"cannot listen on {options.host}:{options.port}.",
+                         hint="choose another --port (0 picks a free one) or stop what holds it.") from None
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     announce(f"serving {options.name} model {card['model_id']} (code {card['code']['version']}) on "

@@ -52,7 +52,8 @@ def test_a_failed_gate_fails_the_test_run_in_every_report(tmp_path: Path) -> Non
     gate = next(c for c in suites.iter("testcase") if c.get("name").endswith("::gates"))
     assert gate.find("failure").get("type") == "GateFailed"
     assert "gate r2 max_drop 0.001" in gate.find("failure").text
-    assert "gate r2 &gt;= 0.995" in (tmp_path / "r.html").read_text(encoding="utf-8")
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "gate r2 &gt;= 0.995" in page and "2 gates failed (gate r2" in page
     assert "**gate r2 &gt;= 0.995" in (tmp_path / "r.md").read_text(encoding="utf-8")
 
     passing = nb2prod("test", "notebooks", "-p", "noise", "0.01", cwd=tmp_path)

@@ -8,8 +8,6 @@ the server wrote, and `nb2prod monitor` as a subprocess.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -25,17 +23,6 @@ from nb2prod.serve.parity import ServerProcess
 pytestmark = pytest.mark.kernel
 
 
-@contextmanager
-def _closing_pipes(server: ServerProcess) -> Iterator[None]:
-    """ServerProcess.stop leaves the child's stdout/stderr pipes open (a ResourceWarning): close them."""
-    try:
-        yield
-    finally:
-        server.stop()
-        for pipe in (server.proc.stdout, server.proc.stderr) if server.proc else ():
-            if pipe is not None:
-                pipe.close()
-
 
 def test_shifted_traffic_and_bad_feedback_make_monitor_exit_1(tmp_path: Path) -> None:
     project = trained_project(tmp_path / "project")
@@ -48,8 +35,7 @@ def test_shifted_traffic_and_bad_feedback_make_monitor_exit_1(tmp_path: Path) ->
                                             test_size=0.25, random_state=42)
     columns = list(card["payload"]["X_test"]["columns"])
     rng = np.random.default_rng(0)
-    server = ServerProcess(NAME, models="models", cwd=project, env=env())
-    with server, _closing_pipes(server):
+    with ServerProcess(NAME, models="models", cwd=project, env=env()) as server:
         for phase in ("normal", "shifted"):
             frame = X_test[columns].copy()
             if phase == "shifted":  # the clinic's scale changed: bmi arrives two sd higher

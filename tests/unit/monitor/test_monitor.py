@@ -202,12 +202,11 @@ def test_requests_from_other_models_are_not_judged(project: Path) -> None:
 
 def test_class_labels_and_probabilities_line_up_with_reference_outputs() -> None:
     from nb2prod.monitor.drift import compare_column
-    from nb2prod.monitor.frames import _output_rows
+    from nb2prod.monitor.frames import _output_columns
 
-    rows = _output_rows({"y_pred": [0, 2], "proba": [[0.9, 0.1], [0.2, 0.8]], "classes": [0, 1, 2]},
-                        ["y_pred", "proba", "classes"], 2)
-    assert rows == [{"y_pred": 0, "proba[0]": 0.9, "proba[1]": 0.1},
-                    {"y_pred": 2, "proba[0]": 0.2, "proba[1]": 0.8}]
+    columns = _output_columns({"y_pred": [0, 2], "proba": [[0.9, 0.1], [0.2, 0.8]], "classes": [0, 1, 2]},
+                              ["y_pred", "proba", "classes"], 2)
+    assert columns == {"y_pred": [0, 2], "proba[0]": [0.9, 0.2], "proba[1]": [0.1, 0.8]}
     rng = np.random.default_rng(0)
     labels = pd.Series(rng.integers(0, 3, 300))
     live = pd.Series(rng.integers(0, 3, 200).astype(float))  # logged as 1.0: still label "1"
@@ -227,3 +226,13 @@ def test_a_column_that_arrives_empty_is_drift_not_silence() -> None:
     assert result.status == "drifted" and result.reason.startswith("40% of the live values are missing")
     fine = compare_column("x", ref, pd.Series([None] * 5 + list(rng.normal(size=195))), MonitorSettings())
     assert fine.status == "ok"
+
+
+def test_an_edited_reference_sample_is_refused(project: Path) -> None:
+    rng = np.random.default_rng(10)
+    mf.write_log(log_path(project), mf.log_lines(mf.draw(rng, 200), rng))
+    reference = project / "models" / mf.NAME / mf.MODEL_ID / "reference.parquet"
+    mf.draw(rng, 1000, shift={"x0": 5.0}).to_parquet(reference, index=False)
+    result = nb2prod("monitor", mf.NAME)
+    assert result.exit_code == 1
+    assert "reference.parquet does not match the sha256 in its model card" in result.output

@@ -34,6 +34,7 @@ def test_the_page_is_self_contained_and_leads_with_the_findings(tmp_path: Path) 
     assert "Latency per 5 minutes (ms)" in page and "mae per 5 minutes" in page
     md = (tmp_path / "monitor.md").read_text(encoding="utf-8")
     assert md.startswith("## nb2prod monitor synthetic: RETRAIN")
+    assert "| 2026-12-02 05:00 | " in md  # latency per hour
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="needs chromium for a real screenshot (apt-get install chromium)")

@@ -118,3 +118,27 @@ def test_serve_config_is_validated_strictly(tmp_path) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.nb2prod.serve]\nlog_max_mb = -1\n")
     with pytest.raises(ConfigError, match="positive number"):
         load_config(tmp_path)
+
+
+def test_all_float_frames_take_one_numpy_pass_with_the_same_result_and_errors() -> None:
+    spec = {"X": {"kind": "dataframe", "columns": {c: {"dtype": "float64", "nullable": False} for c in "abc"}}}
+    schema = PayloadSchema(spec)
+    frame = schema.inputs["X"]
+    rows = [{"a": 1, "b": "2.5", "c": 3.0}, {"a": -1.0, "b": 0, "c": 1e300}]
+    assert frame._float_block(rows, split=False) is not None
+    fast = schema.parse({"inputs": {"X": rows}})
+    split = schema.parse({"inputs": {"X": {"columns": ["c", "a", "b"], "data": [[3.0, 1, "2.5"], [1e300, -1.0, 0]]}}})
+    expected = pd.DataFrame({"a": [1.0, -1.0], "b": [2.5, 0.0], "c": [3.0, 1e300]})
+    for parsed in (fast, split):
+        pd.testing.assert_frame_equal(parsed.payload["X"], expected)
+        assert parsed.logged["X"] == expected.to_dict("records") and parsed.rows == 2
+    for bad, names in [
+        ([{"a": 1, "b": 2, "c": "x"}], "row 0, column 'c': Input should be a valid number"),
+        ([{"a": 1, "b": 2, "c": float("nan")}], "row 0, column 'c': NaN or infinity"),
+        ([{"a": 1, "b": 2, "d": 3}], "row 0, column 'c': missing"),
+        ([{"a": 1, "b": 2, "c": None}], "row 0, column 'c': Input should be a valid number"),
+        ({"columns": ["a", "b", "c"], "data": [[1, 2, [3]]]}, "row 0, column 'c'"),
+        ({"columns": ["a", "b"], "data": [[1, 2]]}, "row 0, column 'c': missing"),
+        ([], "the batch is empty"),
+    ]:
+        assert names in refusal(schema, {"inputs": {"X": bad}}), bad
