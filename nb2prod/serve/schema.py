@@ -354,3 +354,9 @@ def _no_nan(listed: Any) -> Any:
 def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """A DataFrame as the records a consumer would post (categories as their values, NaN as null)."""
     return jsonable(frame)
+
+
+def payload_from_json(card: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
+    """The ``predict`` payload from JSON inputs (``{"X_test": records}``, as posted or as logged),
+    built exactly as ``/predict`` builds it; raises :class:`RequestError` naming the field."""
+    return PayloadSchema(card.get("payload") or {}).parse({"inputs": inputs}).payload

@@ -142,3 +142,14 @@ def test_all_float_frames_take_one_numpy_pass_with_the_same_result_and_errors() 
         ([], "the batch is empty"),
     ]:
         assert names in refusal(schema, {"inputs": {"X": bad}}), bad
+
+
+def test_payload_from_json_rebuilds_what_the_log_holds() -> None:
+    from nb2prod.serve.schema import payload_from_json
+
+    model = FrameModel()
+    logged = PayloadSchema(model.card["payload"]).parse({"inputs": {"X_test": frame_records(model.frame.head(3))}}).logged
+    frame = payload_from_json(model.card, logged)["X_test"]
+    pd.testing.assert_frame_equal(frame, model.frame.head(3).reset_index(drop=True))
+    with pytest.raises(RequestError, match="missing input"):
+        payload_from_json(model.card, {})
