@@ -31,46 +31,23 @@ class Case:
     sets: tuple[dict[str, int | float], ...] = ()  # parameter sets tested on top of the defaults
 
 
-FLOW = "branch `flow`"
-PARITY = "branch `parity`"
-
 CORPUS: dict[str, Case] = {
     "kale_titanic.ipynb": Case(seed=True, sets=({"N_TREES": 15, "TEST_FRACTION": 0.4},)),
     "papermill_diabetes_report.ipynb": Case(sets=({"alpha": 0.3, "l1_ratio": 0.9},)),
-    "ploomber_fit_task.ipynb": Case(
-        xfail=f"{FLOW}: injected-parameters values are not the pipeline's defaults (issue 14 item 11)"
-    ),
+    "ploomber_fit_task.ipynb": Case(),  # injected-parameters values are the defaults (issue 14 item 11)
     "gallery_ridge_cv.py": Case(seed=True),
     "statsmodels_arima.py": Case(requires=("statsmodels",), sets=({"horizon": 24, "ar_order": 1},)),
-    "pdsh_naive_bayes.ipynb": Case(
-        xfail=f"{FLOW}: imports in a setup cell before the first step (item 10); then {PARITY}: "
-        "a fitted estimator as a parity target (item 4)"
-    ),
-    "handson_housing.ipynb": Case(
-        seed=True, xfail=f"{FLOW}: imports in a setup cell before the first step (item 10)"
-    ),
-    "kaggle_house_prices.ipynb": Case(
-        seed=True, xfail=f"{FLOW}: `global all_data` in a notebook function (item 1)"
-    ),
+    "pdsh_naive_bayes.ipynb": Case(),  # setup-cell imports (item 10); a fitted estimator target (item 4)
+    "handson_housing.ipynb": Case(seed=True),  # setup-cell imports, save_fig reading plt (item 10)
+    "kaggle_house_prices.ipynb": Case(seed=True),  # `global all_data` in a notebook function (item 1)
     "lightgbm_breast_cancer.ipynb": Case(
         requires=("lightgbm",), sets=({"num_leaves": 7, "learning_rate": 0.1},)
     ),
-    "torch_mlp_digits.ipynb": Case(
-        requires=("torch",), seed=True,
-        xfail=f"{PARITY}: torch.Tensor targets crash the comparison (item 4); --seed does not seed torch (item 5)",
-    ),
-    "pdsh_kmeans_digits.ipynb": Case(
-        seed=True, xfail=f"{FLOW}: imports in a setup cell before the first step (item 10)"
-    ),
-    "text_tfidf_writefile.ipynb": Case(
-        xfail=f"{FLOW}: the import of a module that only a skipped %%writefile cell writes (item 2): "
-        "hoisted today (import fails); left in place on flow+parity, the pipeline raises "
-        "ModuleNotFoundError at run time instead of the build refusing or carrying the file"
-    ),
+    "torch_mlp_digits.ipynb": Case(requires=("torch",), seed=True),  # tensor target, torch seeding (items 4, 5)
+    "pdsh_kmeans_digits.ipynb": Case(seed=True),  # setup-cell imports (item 10)
+    "text_tfidf_writefile.ipynb": Case(),  # a module only a skipped %%writefile cell makes (item 2)
     "sgd_checkpoints.ipynb": Case(seed=True),
-    "timeseries_sales.ipynb": Case(
-        xfail=f"{FLOW}: imports in a setup cell before the first step (item 10)"
-    ),
+    "timeseries_sales.ipynb": Case(),  # setup-cell imports (item 10)
     "model_zoo_percent.py": Case(seed=True),
 }
 
