@@ -385,32 +385,46 @@ def bind_expressions(nb: SourceNotebook) -> tuple[SourceNotebook, tuple[str, ...
     """``metric:accuracy`` on a cell ending in ``accuracy_score(y_test, y_pred)``, where no cell
     at or above defines ``accuracy``: the cell's code becomes ``accuracy = accuracy_score(...)``
     (for the pipeline) and the notebook side captures the value the cell shows. Returns the
-    notebook and the names so bound."""
-    defined: set[str] = set()
+    notebook and the names so bound. Cheap when no tagged cell ends in a bare expression (most)."""
     bound: list[str] = []
-    cells = []
-    for cell in nb.cells:
-        masked = mask_magics(cell.source)
-        try:
-            tree = parse_masked(masked.code)
-        except (SyntaxError, ValueError):
-            cells.append(cell)
+    cells = list(nb.cells)
+    for position, cell in enumerate(nb.cells):
+        if not (cell.tags.parity or cell.tags.metrics):
             continue
-        writes = {e.name for stmt in tree.body for e in statement_events(stmt) if e.kind == "write"}
-        wanted = [n for n in (*cell.tags.parity, *cell.tags.metrics) if n not in defined | writes]
-        last = tree.body[-1] if tree.body else None
-        if wanted and isinstance(last, ast.Expr) and not _shows_nothing(last.value):
-            name = wanted[0]
-            lines = cell.source.splitlines()
-            row, col = last.lineno - 1, last.col_offset
-            if row < len(lines) and lines[row][col:].strip():
-                lines[row] = f"{lines[row][:col]}{name} = {lines[row][col:]}"
-                cell = replace(cell, source="\n".join(lines))
-                bound.append(name)
-                writes.add(name)
-        defined |= writes
-        cells.append(cell)
+        last = _last_statement(cell)
+        if not isinstance(last, ast.Expr) or _shows_nothing(last.value):
+            continue
+        wanted = [n for n in (*cell.tags.parity, *cell.tags.metrics) if not _defined(n, cells[: position + 1])]
+        lines = cell.source.splitlines()
+        row, col = last.lineno - 1, last.col_offset
+        if wanted and row < len(lines) and lines[row][col:].strip():
+            lines[row] = f"{lines[row][:col]}{wanted[0]} = {lines[row][col:]}"
+            cells[position] = replace(cell, source="\n".join(lines))
+            bound.append(wanted[0])
     return (replace(nb, cells=tuple(cells)) if bound else nb), tuple(bound)
+
+
+def _last_statement(cell: Cell) -> ast.stmt | None:
+    try:
+        body = parse_masked(mask_magics(cell.source).code).body
+    except (SyntaxError, ValueError):
+        return None
+    return body[-1] if body else None
+
+
+def _defined(name: str, cells: list[Cell]) -> bool:
+    """Whether any of ``cells`` (code parsed as it stands) writes ``name``."""
+    word = re.compile(rf"\b{re.escape(name)}\b")
+    for cell in cells:
+        if not word.search(cell.source):
+            continue
+        try:
+            tree = parse_masked(mask_magics(cell.source).code)
+        except (SyntaxError, ValueError):
+            continue
+        if any(e.kind == "write" and e.name == name for stmt in tree.body for e in statement_events(stmt)):
+            return True
+    return False
 
 
 def _shows_nothing(value: ast.expr) -> bool:

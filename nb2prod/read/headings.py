@@ -58,6 +58,8 @@ def code_headings(cell: int, source: str, title: str | None) -> list[Heading]:
     """A code cell's own headings: its percent title, a reST heading in its leading comment block,
     or the reST/Markdown headings of a cell that is only a docstring (sphinx-gallery's first)."""
     found = [Heading(cell, 2, plain_text(title))] if title and plain_text(title) else []
+    if not source.lstrip().startswith(("#", '"', "'", "r", "u", "R", "U")):
+        return found  # neither a leading comment block nor a docstring
     comments: list[str] = []
     for line in source.splitlines():
         stripped = line.strip()
@@ -82,6 +84,8 @@ def code_headings(cell: int, source: str, title: str | None) -> list[Heading]:
 
 
 def _only_docstring(source: str) -> str | None:
+    if source.lstrip()[:1] not in ('"', "'") and source.lstrip()[:2].lower() not in ('r"', "r'", 'u"', "u'"):
+        return None  # cheap: most cells are code, and a build reads every cell
     try:
         body = ast.parse(source).body
     except SyntaxError:

@@ -117,7 +117,9 @@ def split_directive_lines(source: str) -> tuple[list[str], str]:
 def late_directives(code: str) -> list[tuple[int, str]]:
     """``(line, text)`` of nb2prod directives left in ``code`` after its leading block: they come
     after code, so they are not read, and ``build`` warns rather than ignore them silently."""
-    found = []
+    found: list[tuple[int, str]] = []
+    if "#|" not in code:
+        return found
     for number, line in enumerate(code.splitlines(), 1):
         match = _DIRECTIVE_LINE.match(line)
         if match and match.group("key") in _BY_SPELLING:
