@@ -307,7 +307,13 @@ def _format_head(head: str, mode: Any) -> str | None:
     syntax = {_syntax_of(piece) for piece in pieces}
     if len(pieces) > 1 and syntax <= {"", "posonly"}:
         mark = _POSONLY_MARK if "posonly" in syntax else _VERSIONS_MARK
+        prefix, table = _table_apart(pieces[0])
+        pieces[0] = prefix + _TABLE_STAND_IN if table else pieces[0]
         done = [_format_piece(_preshape(piece) + "\n\n\n" + mark, mark, mode) for piece in pieces]
+        if table and done[0] is not None:
+            if not done[0].endswith("\n" + _TABLE_STAND_IN):
+                return None
+            done[0] = done[0][: -len(_TABLE_STAND_IN)] + table
     else:
         whole = _preshape(head.rstrip("\n")) + "\n\n\n" + _VERSIONS_MARK
         done = [_format_piece(whole, _VERSIONS_MARK, mode)]
@@ -316,6 +322,28 @@ def _format_head(head: str, mode: Any) -> str | None:
     return "\n\n\n".join(done) + "\n"  # type: ignore[arg-type]
 
 
+def _table_apart(piece: str) -> tuple[str, str | None]:
+    """``piece`` (imports to ``PARAMETERS``) without its table, and the table in black's layout:
+    the notebook's parameter values change from copy to copy and edit to edit, the code above the
+    table much less, so the code is formatted (and remembered) with a stand-in for the table.
+    ``(piece, None)`` when the layout is not certain (the table then goes to black with the rest).
+    """
+    found = _PARAMETERS_AT_END.search(piece)
+    if found is None or not found.group(0).isascii() or "\\" in found.group(0):
+        return piece, None
+    lines = found.group(0).split("\n")
+    rows = [_canonical_literals(line) for line in lines[1:-1]]
+    if any(row is None or len(row) > _LINE_LENGTH or not _PARAMETER_ROW_END.search(row) for row in rows):
+        return piece, None
+    table = "\n".join([lines[0], *rows, lines[-1]])  # type: ignore[list-item]
+    if _same_tree(found.group(0), table) != table:
+        return piece, None
+    return piece[: found.start()], table
+
+
+_PARAMETERS_AT_END = re.compile(r"^PARAMETERS = \{\n(?:    .*,\n)+\}\Z", re.M)
+_PARAMETER_ROW_END = re.compile(r'^    "[A-Za-z_][A-Za-z0-9_]*": \S.*,$')
+_TABLE_STAND_IN = "PARAMETERS = {}"
 _POSONLY_MARK = _VERSIONS_MARK + "\n\ndef _(a, /):\n    pass\n"
 
 
