@@ -311,7 +311,7 @@ def _format_head(head: str, mode: Any) -> str | None:
         pieces[0] = prefix + _TABLE_STAND_IN if table else pieces[0]
         done = [_format_piece(_preshape(piece) + "\n\n\n" + mark, mark, mode) for piece in pieces]
         if table and done[0] is not None:
-            if not done[0].endswith("\n" + _TABLE_STAND_IN):
+            if not (done[0] == _TABLE_STAND_IN or done[0].endswith("\n" + _TABLE_STAND_IN)):
                 return None
             done[0] = done[0][: -len(_TABLE_STAND_IN)] + table
     else:

@@ -272,3 +272,13 @@ def test_a_module_with_newer_syntax_is_what_black_writes(tmp_path: Path, code: s
     (item,) = items
     assert isinstance(item, Prepared)
     assert format_module(item.source, item.plan.name, _MAIN) == _black(item.source)
+
+
+def test_a_notebook_with_only_parameters_and_steps_goes_piece_by_piece(tmp_path: Path, fresh_layouts) -> None:
+    _format = fresh_layouts
+    cells = [("n = 3\nname = 'x'", ["parameters"]), ("y = [n] * n", ["step:a", "parity:y"]), ("z = name * 2", ["step:b"])]
+    write_notebook(tmp_path, cells, name="bare.ipynb")
+    (item,) = _prepared(tmp_path)
+    head = item.source[: item.source.rfind(_format._RUN_START) + 1]
+    assert _format._format_head(head, black.Mode()) is not None  # not handed back to whole-module black
+    assert format_module(item.source, item.plan.name, _MAIN) == _black(item.source)
