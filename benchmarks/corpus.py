@@ -73,3 +73,73 @@ def make_corpus(folder: Path, count: int) -> list[Path]:
         path.write_text(json.dumps(_vary(nb, k), indent=1), encoding="utf-8")
         paths.append(path)
     return paths
+
+
+REAL = ROOT / "tests" / "fixtures" / "notebooks" / "real"
+_LEADING = ("#", "%", "!")  # directives, prose comments and magics stay above the inserted line
+
+
+def real_notebooks() -> list[tuple[str, dict]]:
+    """The real-shaped corpus (helpers, magics, ``#|`` directives, skipped plots) as notebook
+    dicts, in a fixed order; percent-format scripts are converted with jupytext, as above."""
+    import jupytext
+    import nbformat
+
+    found = []
+    for path in sorted(REAL.iterdir()):
+        if path.suffix == ".ipynb":
+            nb = nbformat.read(path, as_version=4)
+        elif path.suffix == ".py":
+            nb = jupytext.read(path)
+        else:
+            continue
+        found.append((path.stem, json.loads(nbformat.writes(nb))))
+    return found
+
+
+def _vary_real(nb: dict, k: int) -> dict:
+    """A copy of a real-shaped notebook whose code differs from every other copy in two places.
+
+    The parameters cell (when there is one) gets a parameter of its own, which changes the module's
+    ``PARAMETERS``, ``run()`` and any step that reads nothing else; the first step cell gets a line
+    of its own under its leading comments, directives and magics. The other cells are the same in
+    every copy of a notebook, as the unchanged cells of an edited notebook are.
+    """
+    nb = json.loads(json.dumps(nb))
+    varied_step = False
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        cell["outputs"] = []
+        tags = set(cell.get("metadata", {}).get("tags", []))
+        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        if {"parameters", "pipeline-parameters"} & tags:
+            source = source.rstrip("\n") + f"\ncopy_number = {k}\n"
+        elif not varied_step and (
+            any(t.startswith(("step:", "block:")) for t in tags) or "#| step:" in source
+        ):
+            varied_step = True
+            lines = source.split("\n")
+            at = next((i for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith(_LEADING)), len(lines))
+            lines.insert(at, f"copy_scale = {k + 1} / {k + 2}  # copy {k}: its own line")
+            source = "\n".join(lines)
+        cell["source"] = source
+    return nb
+
+
+def make_real_corpus(folder: Path, count: int) -> list[Path]:
+    """Write ``count`` varied copies of the real-shaped notebooks into ``folder`` (emptied first),
+    with the data files they read."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    for data in REAL.glob("*.csv"):
+        shutil.copy(data, folder / data.name)
+    notebooks = real_notebooks()
+    paths = []
+    for k in range(count):
+        stem, nb = notebooks[k % len(notebooks)]
+        path = folder / f"{stem}_{k:03d}.ipynb"
+        path.write_text(json.dumps(_vary_real(nb, k), indent=1), encoding="utf-8")
+        paths.append(path)
+    return paths

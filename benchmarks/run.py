@@ -81,6 +81,11 @@ def main(argv: list[str] | None = None) -> int:
     notes = [f"{f.name.split(':')[0]}: {f.note}" for f in figures if f.note]
     for note in dict.fromkeys(notes):
         say(f"  {note}")
+    say("every run, to judge the noise (seconds; ours | baseline):")
+    for f in figures:
+        if f.value is None and f.ours:
+            runs = " ".join(f"{t:.2f}" for t in f.ours) + " | " + " ".join(f"{t:.2f}" for t in f.theirs)
+            say(f"  {f.name.split(':')[0]} {f.ratio:.2f}: {runs}")
     return 0 if all(f.passed for f in figures) else 1
 
 

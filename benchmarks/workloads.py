@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.corpus import ROOT, make_corpus
+from benchmarks.corpus import ROOT, make_corpus, make_real_corpus
 from benchmarks.timing import BenchmarkError, Figure, interleave, run_command
 
 BIN = Path(sys.executable).parent
@@ -34,6 +34,7 @@ class Project:
 
     root: Path
     env: dict[str, str]
+    cache: Path  # nb2prod's disk cache for this run (a copy of the user's, so as warm as theirs)
 
     @classmethod
     def create(cls, base: Path) -> Project:
@@ -54,13 +55,30 @@ class Project:
         env["PYTHONPYCACHEPREFIX"] = str(base / "pycache")
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env.pop("PYTHONHASHSEED", None)
-        return cls(root, env)
+        cache = base / "nb2prod-cache"
+        user_cache = _user_cache()
+        if user_cache.is_dir():
+            shutil.copytree(user_cache, cache, ignore=shutil.ignore_patterns(PIECES_FILE))
+        env["NB2PROD_CACHE_DIR"] = str(cache)
+        return cls(root, env, cache)
+
+    def forget_layouts(self) -> None:
+        """Empty black's remembered layouts: a timed build then pays black for every piece it has
+        not met earlier in the same build, as a first build of new notebooks does."""
+        (self.cache / PIECES_FILE).unlink(missing_ok=True)
 
     def run(self, argv: list[str], cwd: Path | None = None) -> float:
         return run_command(argv, cwd=cwd or self.root, env=self.env)
 
 
 NB2PROD = _tool("nb2prod", "nb2prod")
+PIECES_FILE = "black-pieces-v1.json"  # nb2prod.generate._format._PIECES_FILE
+
+
+def _user_cache() -> Path:
+    from nb2prod._cache import cache_dir
+
+    return cache_dir()
 
 
 def startup(project: Project, repeat: int) -> Figure:
@@ -75,33 +93,45 @@ def startup(project: Project, repeat: int) -> Figure:
 
 
 def build_throughput(project: Project, repeat: int, count: int) -> list[Figure]:
-    """`nb2prod build` of ``count`` notebooks against `jupyter nbconvert --to script` of them.
+    """`nb2prod build` of ``count`` notebooks against `jupyter nbconvert --to script` of them, on
+    copies of the examples and on copies of the real-shaped corpus; then ``--check``; then a
+    rebuild of the real-shaped copies after one cell of each changed, with black's layouts kept.
 
     Every run writes into a folder of its own, and the folders are removed only after the figure:
     deleting the last run's thousand files right before a timed run made that run's file creation
-    several times slower on this disk (discard), a cost no build pays in use.
+    several times slower on this disk (discard), a cost no build pays in use. Before every timed
+    first build, black's remembered layouts are forgotten (:meth:`Project.forget_layouts`).
     """
-    corpus = project.root / "corpus"
-    paths = make_corpus(corpus, count)
     runs = project.root / "build_runs"
     made = iter(range(1_000_000))
-
-    def ours() -> list[str]:
-        return [*NB2PROD, "build", "corpus", "--out", str(runs / f"generated_{next(made)}")]
-
-    def theirs() -> list[str]:
-        scripts = runs / f"scripts_{next(made)}"
-        return [*nbconvert, "--output-dir", str(scripts), *map(str, paths)]
-
-    build = Figure(
-        f"build: `nb2prod build` of {count} notebooks / `jupyter nbconvert --to script` of them",
-        target=1.0,
-    )
     nbconvert = [*_tool("jupyter", "jupyter"), "nbconvert", "--to", "script", "--log-level", "ERROR"]
-    project.run(ours())  # untimed: fills both sides' bytecode and nb2prod's cache
-    project.run(theirs())
-    _settle(runs)
-    interleave(build, lambda: project.run(ours()), lambda: project.run(theirs()), repeat)
+
+    def ours(corpus: str) -> list[str]:
+        return [*NB2PROD, "build", corpus, "--out", str(runs / f"generated_{next(made)}")]
+
+    def theirs(paths: list[Path]) -> list[str]:
+        return [*nbconvert, "--output-dir", str(runs / f"scripts_{next(made)}"), *map(str, paths)]
+
+    def first_build(corpus: str, paths: list[Path], label: str) -> Figure:
+        figure = Figure(
+            f"build: `nb2prod build` of {count} {label} / `jupyter nbconvert --to script` of them",
+            target=1.0,
+        )
+        project.run(ours(corpus))  # untimed: fills both sides' bytecode and nb2prod's cache
+        project.run(theirs(paths))
+        _settle(runs)
+        interleave(
+            figure,
+            lambda: project.run(ours(corpus)),
+            lambda: project.run(theirs(paths)),
+            repeat,
+            before=project.forget_layouts,
+        )
+        _settle(runs)
+        return figure
+
+    paths = make_corpus(project.root / "corpus", count)
+    build = first_build("corpus", paths, "notebooks")
     out = runs / "generated_last"
     project.run([*NB2PROD, "build", "corpus", "--out", str(out)])  # the tree --check looks at
     check = Figure(
@@ -113,7 +143,37 @@ def build_throughput(project: Project, repeat: int, count: int) -> list[Figure]:
     for _ in range(repeat):
         check.ours.append(project.run([*NB2PROD, "build", "--check", "corpus", "--out", str(out)]))
     _settle(runs)
-    return [build, check]
+
+    real_paths = make_real_corpus(project.root / "real_corpus", count)
+    real = first_build("real_corpus", real_paths, "real-shaped notebooks (tests/fixtures/notebooks/real)")
+    edited = Figure(
+        f"build: the same {count} real-shaped, one cell of each changed since the last build / "
+        "`jupyter nbconvert --to script` of them",
+        target=1.0,
+        note="black's layouts kept from the build before (the edit-one-cell rebuild); above, forgotten",
+    )
+    edits = iter(range(1_000_000))
+    project.run(ours("real_corpus"))  # untimed: black's layouts of the unchanged cells are on disk
+    interleave(
+        edited,
+        lambda: project.run(ours("real_corpus")),
+        lambda: project.run(theirs(real_paths)),
+        repeat,
+        before=lambda: _edit_one_cell(real_paths, next(edits)),
+    )
+    _settle(runs)
+    return [build, check, real, edited]
+
+
+def _edit_one_cell(paths: list[Path], n: int) -> None:
+    """Change the line :func:`benchmarks.corpus.make_real_corpus` gave each notebook's first step."""
+    for path in paths:
+        text = path.read_text(encoding="utf-8")
+        head, sep, rest = text.partition("copy_scale = ")
+        value, _, tail = rest.partition(" / ")
+        if not sep:
+            raise BenchmarkError(f"{path.name} has no line to edit")
+        path.write_text(f"{head}{sep}{value.split('+')[0]}+{n} / {tail}", encoding="utf-8")
 
 
 def _settle(folder: Path) -> None:

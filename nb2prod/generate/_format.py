@@ -14,6 +14,11 @@ Four savings, none changes a byte of the output (tests compare with plain ``blac
   black-clean already; what the first pass changed was nb2prod's own scaffolding (``repr``'s single
   quotes in ``PARAMETERS`` and ``run()``, ``run()``'s one-line signature, two blank lines after the
   imports). That scaffolding is handed to black in black's own layout, so one pass suffices.
+* The head is formatted piece by piece (imports to ``PARAMETERS``, then each step function), and
+  each piece's layout is remembered on disk, keyed like black's own cache (black's version, its
+  mode, the piece's hash): editing one cell re-formats one step, and a step seen before (the same
+  helper in many notebooks, the unchanged steps of an edited one) costs a dictionary look-up.
+  See :func:`_format_head` for when the pieces are laid out exactly as the whole would be.
 * A build formats its modules in worker processes, with the rest of each notebook's work
   (:mod:`nb2prod.store._fork_pool`).
 """
@@ -23,6 +28,7 @@ from __future__ import annotations
 import ast
 import functools
 import re
+import sys
 from typing import Any
 
 _PLACEHOLDER = "Q"
@@ -48,12 +54,9 @@ def format_module(source: str, name: str, template: str) -> str:
     run = _run_as_black_writes_it(head[cut + 3 :]) if cut >= 0 else None
     if run is not None:
         head = head[: cut + 1]
-    # black lays code out for the Python versions it infers from the module; the whole module has
-    # f-strings (in run() and main()), so the head alone is handed over with one as well
-    formatted = black.format_str(_preshape(head) + "\n\n" + _VERSIONS_MARK, mode=mode)
-    if not formatted.endswith("\n\n\n" + _VERSIONS_MARK):
+    formatted = _format_head(head, mode)
+    if formatted is None:
         return black.format_str(source, mode=mode)
-    formatted = formatted[: -len("\n\n" + _VERSIONS_MARK)]
     return formatted + (f"\n\n{run}" if run else "") + "\n\n" + _formatted_template(template, name)
 
 
@@ -275,3 +278,258 @@ def uncached_template_lengths(template: str, lengths: set[int]) -> set[int]:
     """The name lengths whose ``main()`` layout is not on disk yet (read without importing black)."""
     keys = {key.split(":", 1)[1] for key in _stored_templates()}
     return {length for length in lengths if _template_key(template, length) not in keys}
+
+
+# --- the head, piece by piece, remembered on disk ------------------------------------------------
+
+# codegen joins the module's parts with two blank lines; from nb2prod's own PARAMETERS table on,
+# every part is a function at column 0 (the steps, fit() and predict(), run() when it is not laid
+# out above), each indented whole (a multi-line string's inside excepted).
+_TABLE_END = re.compile(
+    r"^(?:PARAMETERS = \{\n(?:    .*\n)*?\}|PARAMETERS: dict\[str, object\] = \{\})\n\n\n(?=def )", re.M
+)
+_PIECE_START = re.compile(r"\n\n\n(?=def [A-Za-z_][A-Za-z0-9_]*\()")
+_COLUMN_ZERO = re.compile(r"\n(?=[^\s])")
+
+
+def _format_head(head: str, mode: Any) -> str | None:
+    """The module's head (all but ``run()`` and ``main()``) as black lays it out in the module, or
+    None when black cannot format a piece as expected (the caller then formats the whole module).
+
+    black lays out a function at column 0 the same wherever it stands (two blank lines before it)
+    as long as it lays it out for the same Python versions, which it infers from the syntax of the
+    whole module. So each piece ends in a mark that carries the syntax the whole module has (the
+    f-strings of run() and main(); positional-only parameters when predict() has them) in place
+    of what follows it, and the pieces go one by one only when none of them uses other syntax
+    newer than Python 3.6 (:func:`_newer_syntax`); otherwise the head is one piece, as before.
+    """
+    pieces = _pieces(head)
+    syntax = {_syntax_of(piece) for piece in pieces}
+    if len(pieces) > 1 and syntax <= {"", "posonly"}:
+        mark = _POSONLY_MARK if "posonly" in syntax else _VERSIONS_MARK
+        prefix, table = _table_apart(pieces[0])
+        pieces[0] = prefix + _TABLE_STAND_IN if table else pieces[0]
+        done = [_format_piece(_preshape(piece) + "\n\n\n" + mark, mark, mode) for piece in pieces]
+        if table and done[0] is not None:
+            if not (done[0] == _TABLE_STAND_IN or done[0].endswith("\n" + _TABLE_STAND_IN)):
+                return None
+            done[0] = done[0][: -len(_TABLE_STAND_IN)] + table
+    else:
+        whole = _preshape(head.rstrip("\n")) + "\n\n\n" + _VERSIONS_MARK
+        done = [_format_piece(whole, _VERSIONS_MARK, mode)]
+    if any(d is None for d in done):
+        return None
+    return "\n\n\n".join(done) + "\n"  # type: ignore[arg-type]
+
+
+def _table_apart(piece: str) -> tuple[str, str | None]:
+    """``piece`` (imports to ``PARAMETERS``) without its table, and the table in black's layout:
+    the notebook's parameter values change from copy to copy and edit to edit, the code above the
+    table much less, so the code is formatted (and remembered) with a stand-in for the table.
+    ``(piece, None)`` when the layout is not certain (the table then goes to black with the rest).
+    """
+    found = _PARAMETERS_AT_END.search(piece)
+    if found is None or not found.group(0).isascii() or "\\" in found.group(0):
+        return piece, None
+    lines = found.group(0).split("\n")
+    rows = [_canonical_literals(line) for line in lines[1:-1]]
+    if any(row is None or len(row) > _LINE_LENGTH or not _PARAMETER_ROW_END.search(row) for row in rows):
+        return piece, None
+    table = "\n".join([lines[0], *rows, lines[-1]])  # type: ignore[list-item]
+    if _same_tree(found.group(0), table) != table:
+        return piece, None
+    return piece[: found.start()], table
+
+
+_PARAMETERS_AT_END = re.compile(r"^PARAMETERS = \{\n(?:    .*,\n)+\}\Z", re.M)
+_PARAMETER_ROW_END = re.compile(r'^    "[A-Za-z_][A-Za-z0-9_]*": \S.*,$')
+_TABLE_STAND_IN = "PARAMETERS = {}"
+_POSONLY_MARK = _VERSIONS_MARK + "\n\ndef _(a, /):\n    pass\n"
+
+
+def _pieces(head: str) -> list[str]:
+    """``head`` cut where nb2prod's functions start, each piece without the blank lines around it.
+
+    A piece whose last line is at column 0 (only a string's inside or a comment can be) joins the
+    next one, so no piece ends in something that may lean on what follows it.
+    """
+    tables = list(_TABLE_END.finditer(head))
+    if not tables:
+        return [head.rstrip("\n")]
+    table = tables[-1]  # nb2prod's (a mistaken cut fails to format, and the module goes whole)
+    rest = head[table.end() :].rstrip("\n")
+    pieces = [head[: table.end() - 3]]
+    for piece in _PIECE_START.split(rest):
+        if pieces[-1].startswith("def ") and _LAST_AT_COLUMN_ZERO.search(pieces[-1]):
+            pieces[-1] += "\n\n\n" + piece
+        else:
+            pieces.append(piece)
+    if len(pieces) > 1 and _LAST_AT_COLUMN_ZERO.search(pieces[-1]):
+        return [head.rstrip("\n")]  # the last piece ends in something that may lean on run()
+    return pieces
+
+
+_LAST_AT_COLUMN_ZERO = re.compile(r"\n[^\s][^\n]*\Z")
+
+
+def _syntax_of(piece: str) -> str:
+    """:func:`_newer_syntax` of ``piece``, remembered with the layouts (by the piece's hash)."""
+    import hashlib
+
+    key = "syntax:" + hashlib.sha256(piece.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    known = _stored_pieces().get(key)
+    if isinstance(known, str):
+        return known
+    _stored_pieces()[key] = _fresh_pieces[key] = found = _newer_syntax(piece)
+    return found
+
+
+def _format_piece(text: str, mark: str, mode: Any) -> str | None:
+    """``text`` (ending in ``mark``) formatted, without the mark: from the cache when black laid it
+    out before, else by black (and remembered); None when black does not end it with the mark."""
+    import black
+
+    key = _piece_key(text, mode)
+    known = _stored_pieces().get(key)
+    if isinstance(known, str):
+        return known
+    try:
+        formatted = black.format_str(text, mode=mode)
+    except black.InvalidInput:
+        return None  # a cut in the wrong place: black formats the whole module, and says why
+    if not formatted.endswith("\n\n\n" + mark):
+        return None
+    _stored_pieces()[key] = _fresh_pieces[key] = formatted[: -len("\n\n\n" + mark)]
+    return _stored_pieces()[key]
+
+
+def _piece_key(text: str, mode: Any) -> str:
+    """Keyed like black's own cache: black's version, the mode's cache key, the text's hash."""
+    import hashlib
+
+    import black
+
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return f"{black.__version__}:{mode.get_cache_key()}:{digest}"
+
+
+_PIECES_FILE = "black-pieces-v1.json"
+_PIECES_KEPT = 4000  # ~1-3 KB each; the oldest go first
+_fresh_pieces: dict[str, str] = {}
+
+
+@functools.cache
+def _stored_pieces() -> dict[str, Any]:
+    """The layouts on disk, read once a process (a worker reads them before its first notebook)."""
+    from nb2prod._cache import read_json
+
+    known = read_json(_PIECES_FILE)
+    return known if isinstance(known, dict) else {}
+
+
+def warm_pieces() -> None:
+    """Read the remembered layouts now (a build's workers do, before their first notebook)."""
+    _stored_pieces()
+
+
+def take_fresh_pieces() -> dict[str, str]:
+    """The layouts black made in this process since the last call (a worker hands them back)."""
+    fresh = dict(_fresh_pieces)
+    _fresh_pieces.clear()
+    return fresh
+
+
+def remember_pieces(fresh: dict[str, str]) -> None:
+    """Add ``fresh`` to the layouts on disk, in one write, keeping the newest ``_PIECES_KEPT``."""
+    from nb2prod._cache import read_json, write_json
+
+    if not fresh:
+        return
+    known = read_json(_PIECES_FILE)
+    known = known if isinstance(known, dict) else {}
+    for key in fresh:
+        known.pop(key, None)
+    known.update(fresh)
+    if len(known) > _PIECES_KEPT:
+        known = dict(list(known.items())[-_PIECES_KEPT:])
+    write_json(_PIECES_FILE, known)
+
+
+def _newer_syntax(text: str) -> str:
+    """What ``text`` may use of the syntax black ties to a Python newer than 3.6 (walrus, ``match``,
+    positional-only parameters, ``async``/``await``, ``f"{x=}"``, ...: black's ``Feature`` list
+    past ``TargetVersion.PY36``), which would change the versions black infers for the module.
+    ``"posonly"`` when positional-only parameters are all it found (nb2prod's own ``predict()``
+    has them), ``"other"`` for anything else, ``""`` for none. Errs towards ``"other"``, which only
+    costs the piece-by-piece saving."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return "other"
+    found = ""
+    lines = text.splitlines()
+    for node in ast.walk(tree):
+        if isinstance(node, _NEWER_NODES):
+            return "other"
+        if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+            return "other"
+        if isinstance(node, ast.arguments) and node.posonlyargs:
+            found = "posonly"
+        if isinstance(node, ast.comprehension) and node.is_async:
+            return "other"
+        if isinstance(node, ast.Return | ast.Yield) and _starred_tuple(node.value):
+            return "other"
+        if isinstance(node, ast.AnnAssign) and isinstance(node.value, ast.Tuple):
+            return "other"
+        if isinstance(node, ast.Subscript) and _starred_tuple(node.slice, bare=True):
+            return "other"
+        if isinstance(node, ast.arg) and isinstance(node.annotation, ast.Starred):
+            return "other"
+        if isinstance(node, ast.ListComp | ast.SetComp | ast.GeneratorExp) and isinstance(node.elt, ast.Starred):
+            return "other"
+        if isinstance(node, ast.DictComp) and node.key is None:
+            return "other"
+        if _UNPARENTHESIZED_EXCEPT and isinstance(node, ast.ExceptHandler) and isinstance(node.type, ast.Tuple):
+            return "other"  # 3.14 allows them unparenthesised; ast cannot tell
+        if isinstance(node, ast.FunctionDef | ast.ClassDef) and (
+            getattr(node, "type_params", None) or any(not _plain_decorator(d) for d in node.decorator_list)
+        ):
+            return "other"
+        if isinstance(node, ast.JoinedStr) and _may_be_debug_fstring(node, text):
+            return "other"
+        if isinstance(node, ast.With) and lines[node.lineno - 1][node.col_offset + 4 :].lstrip().startswith("("):
+            return "other"  # parenthesized context managers (or a parenthesized first item)
+    return found
+
+
+_UNPARENTHESIZED_EXCEPT = sys.version_info >= (3, 14)
+_NEWER_NODES = tuple(
+    getattr(ast, name)
+    for name in ("NamedExpr", "Match", "TryStar", "AsyncFunctionDef", "AsyncFor", "AsyncWith", "Await",
+                 "TypeAlias", "TemplateStr", "Interpolation")
+    if hasattr(ast, name)
+)
+
+
+def _starred_tuple(node: ast.AST | None, bare: bool = False) -> bool:
+    if bare and isinstance(node, ast.Starred):
+        return True
+    return isinstance(node, ast.Tuple) and any(isinstance(e, ast.Starred) for e in node.elts)
+
+
+def _plain_decorator(node: ast.expr) -> bool:
+    """A dotted name, or a call of one: what decorators were before 3.9's relaxed grammar."""
+    node = node.func if isinstance(node, ast.Call) else node
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return isinstance(node, ast.Name)
+
+
+def _may_be_debug_fstring(node: ast.JoinedStr, text: str) -> bool:
+    """``f"{x=}"``: an ``=`` right before a field's end (after spaces, a conversion, a format spec),
+    looked for in the f-string's own text (the positions of what is inside are not reliable)."""
+    segment = ast.get_source_segment(text, node)
+    return segment is None or _DEBUG_FIELD.search(segment) is not None
+
+
+_DEBUG_FIELD = re.compile(r"=\s*(?:![rsa])?\s*(?::[^{}]*)?\}")

@@ -140,6 +140,7 @@ class _Work:
     packages: dict[str, str | None] = field(default_factory=dict)
     data: tuple[dict, ...] = ()
     data_warnings: tuple[str, ...] = ()
+    layouts: dict[str, str] = field(default_factory=dict)  # black's new layouts, for the disk cache
 
 
 def _work_on(
@@ -158,15 +159,19 @@ def _work_on(
     reason = staleness(out_dir, plan, item.code_hash)
     if check or reason is None:
         return _Work(item, hints, reason)
+    from nb2prod.generate._format import take_fresh_pieces
+
     data, warnings = data_files(plan, root)
+    body = format_code(item.source, plan)
     return _Work(
         item,
         hints,
         reason,
-        body=format_code(item.source, plan),
+        body=body,
         packages=package_versions(plan.imported_modules),
         data=tuple(data),
         data_warnings=tuple(warnings),
+        layouts=take_fresh_pieces(),
     )
 
 
@@ -191,9 +196,11 @@ def _warm(notebooks: list[Path], check: bool) -> None:
 
     warm_cache()
     if not check:
+        from nb2prod.generate._format import warm_pieces
         from nb2prod.generate.codegen import warm_formatter
 
         warm_formatter({len(module_name(path)) for path in notebooks})
+        warm_pieces()
 
 
 def _built_from_same_file(path: Path, out_dir: Path, root: Path | None) -> BuildRow | None:
@@ -253,12 +260,14 @@ def build(
     paths_todo = [path for path, _ in todo]
     _warm_once(paths_todo, check)
     warm = partial(_warm, paths_todo, check)
+    layouts: dict[str, str] = {}
     with OrderedPool(work, todo, initializer=warm) as pool, _Stager(out_dir) as stager:
         done = iter(pool.results())
         for path in notebooks:
             row = unchanged[path]
             w = next(done) if row is None or strict else _Work(row)
             hints += w.hints
+            layouts.update(w.layouts)
             item = _unique(w.item, seen)
             if isinstance(item, BuildRow):
                 report.rows.append(replace(item, status="current" if check else "unchanged"))
@@ -287,6 +296,10 @@ def build(
             )
         report.warnings[:0] = judge_hints(hints, strict=strict)  # strict: raises, nothing written
         stager.commit()
+    if layouts:  # one write for the whole build, by this process, once the build has passed
+        from nb2prod.generate._format import remember_pieces
+
+        remember_pieces(layouts)
     return report
 
 

@@ -183,3 +183,102 @@ def test_main_layouts_are_remembered_on_disk_and_a_damaged_one_is_redone(tmp_pat
     assert _format._format_template(_MAIN, 5) == fresh  # not the damaged text: formatted again
     _format._format_template.cache_clear()
     _format._stored_templates.cache_clear()
+
+
+REAL = NOTEBOOKS.parent / "tests" / "fixtures" / "notebooks" / "real"
+
+
+@pytest.fixture
+def fresh_layouts(tmp_path, monkeypatch):
+    """An empty on-disk cache and empty in-process layouts (as a new machine has), restored after."""
+    from nb2prod.generate import _format
+
+    monkeypatch.setenv("NB2PROD_CACHE_DIR", str(tmp_path / "cache"))
+    _format._stored_pieces.cache_clear()
+    _format.take_fresh_pieces()
+    yield _format
+    _format._stored_pieces.cache_clear()
+    _format.take_fresh_pieces()
+
+
+def _real_items() -> list[Prepared]:
+    files = sorted(p for p in REAL.iterdir() if p.suffix in (".ipynb", ".py"))
+    items = prepare(files, REAL / "never-written", root=REAL)
+    assert len(items) >= 15
+    return items  # type: ignore[return-value]
+
+
+def test_real_shaped_modules_piece_by_piece_and_from_the_cache_are_what_black_writes(fresh_layouts) -> None:
+    _format = fresh_layouts
+    cut = 0
+    for item in _real_items() + prepare([NOTEBOOKS], NOTEBOOKS.parent / "none"):  # type: ignore[operator]
+        want = _black(item.source)
+        assert format_module(item.source, item.plan.name, _MAIN) == want, item.plan.name
+        assert format_module(item.source, item.plan.name, _MAIN) == want, item.plan.name  # cached
+        head = item.source[: item.source.rfind(_format._RUN_START) + 1]
+        cut += len(_format._pieces(head)) > 1
+    assert cut >= 15  # the pieces are really cut (a notebook only goes whole for newer syntax)
+
+
+def test_editing_one_cell_formats_one_piece_again_and_layouts_survive_the_process(fresh_layouts) -> None:
+    _format = fresh_layouts
+    item = next(i for i in _real_items() if i.plan.name == "kale_titanic")
+    format_module(item.source, item.plan.name, _MAIN)
+    first = {k: v for k, v in _format.take_fresh_pieces().items() if not k.startswith("syntax:")}
+    assert len(first) >= 5
+    _format.remember_pieces(first)
+    _format._stored_pieces.cache_clear()  # a new process reads them from disk
+    edited = item.source.replace("    train_df = pd.read_csv(TRAIN_PATH)\n", "    train_df = pd.read_csv(TRAIN_PATH )\n")
+    edited = edited.replace('    "N_TREES": 60,', '    "N_TREES": 61,').replace("N_TREES = 60", "N_TREES = 61")
+    assert edited != item.source
+    assert format_module(edited, item.plan.name, _MAIN) == _black(edited)
+    again = {k for k in _format.take_fresh_pieces() if not k.startswith("syntax:")}
+    assert len(again) == 1  # the edited step; the changed parameter value is laid out directly
+
+
+NEWER = [
+    ("print(f'{x=}')", "other"), ("print(f'{x = !r:>8}')", "other"), ("print(f'x = {x}')", ""),
+    ("if (n := 3) > 2:\n    pass", "other"), ("def f(a, /):\n    pass", "posonly"),
+    ("match x:\n    case 1:\n        pass", "other"), ("with (open(a) as f, open(b) as g):\n    pass", "other"),
+    ("with open(a) as f:\n    pass", ""), ("def g():\n    return *a, b", "other"), ("x: tuple = 1, 2", "other"),
+    ("a[*b]", "other"), ("@x[0]\ndef f():\n    pass", "other"), ("@a.b(1)\ndef f():\n    pass", ""),
+    ("async def f():\n    await g()", "other"), ("from __future__ import annotations", "other"),
+    ("try:\n    pass\nexcept* E:\n    pass", "other"), ("try:\n    pass\nexcept (A, B):\n    pass", ""),
+]
+
+
+@pytest.mark.parametrize(("code", "expected"), NEWER)
+def test_syntax_newer_than_python_3_6_is_seen(code: str, expected: str) -> None:
+    from nb2prod.generate._format import _newer_syntax
+
+    assert _newer_syntax(code) == expected
+
+
+@pytest.mark.parametrize("code", [c for c, e in NEWER if e == "other" and "__future__" not in c])
+def test_a_module_with_newer_syntax_is_what_black_writes(tmp_path: Path, code: str, fresh_layouts) -> None:
+    """black infers the Python versions from the whole module: a step with newer syntax changes
+    the layout of the others (the module then goes to black in one piece)."""
+    helper = "async def g():\n    return 1" if "await" in code else "def g():\n    return 1"
+    wide = "with open('a_rather_long_file_name.txt') as first_file, open('another_long_name.txt') as second:\n    pass"
+    cells = [
+        ("import os", ["imports"]),
+        (f"{helper}\nx, a, b, E, A, B = 1, [2], 3, OSError, KeyError, ValueError", ["functions"]),
+        ("n = 1", ["parameters"]),
+        (wide.replace("pass", "y = 1"), ["step:first"]),
+        (code.replace("pass", "z = 2").replace("return *a, b", "return [*a, b]"), ["step:second"]),
+    ]
+    write_notebook(tmp_path, cells, name="newer.ipynb")
+    items = prepare([tmp_path / "newer.ipynb"], tmp_path / "never-written", root=tmp_path)
+    (item,) = items
+    assert isinstance(item, Prepared)
+    assert format_module(item.source, item.plan.name, _MAIN) == _black(item.source)
+
+
+def test_a_notebook_with_only_parameters_and_steps_goes_piece_by_piece(tmp_path: Path, fresh_layouts) -> None:
+    _format = fresh_layouts
+    cells = [("n = 3\nname = 'x'", ["parameters"]), ("y = [n] * n", ["step:a", "parity:y"]), ("z = name * 2", ["step:b"])]
+    write_notebook(tmp_path, cells, name="bare.ipynb")
+    (item,) = _prepared(tmp_path)
+    head = item.source[: item.source.rfind(_format._RUN_START) + 1]
+    assert _format._format_head(head, black.Mode()) is not None  # not handed back to whole-module black
+    assert format_module(item.source, item.plan.name, _MAIN) == _black(item.source)
