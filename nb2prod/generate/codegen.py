@@ -7,16 +7,10 @@ them in order, and ``main()`` for ``python -m``. Generated code never imports nb
 
 from __future__ import annotations
 
-import io
-import re
-import tokenize
-
 from nb2prod import FORMAT_VERSION, __version__
 from nb2prod.analyse.plan import Parameter, Plan, Step
 from nb2prod.errors import AnalysisError
-
-_SIMPLE_TYPES = frozenset({"int", "float", "str", "bool", "list", "dict", "tuple"})
-_MUTABLE_TYPES = frozenset({"list", "dict", "set"})
+from nb2prod.generate.source import MUTABLE_TYPES, indent, signature_argument
 
 _MAIN = '''
 def main(argv: list[str] | None = None) -> None:
@@ -247,7 +241,7 @@ def _step_function(plan: Plan, step: Step) -> str:
 
 
 def _run_function(plan: Plan) -> str:
-    signature = ["*"] + [_argument(p) for p in plan.parameters] + ["**unknown"]
+    signature = ["*"] + [signature_argument(p) for p in plan.parameters] + ["**unknown"]
     if not plan.parameters:
         signature = ["**unknown"]
     lines = [
@@ -259,7 +253,7 @@ def _run_function(plan: Plan) -> str:
         "    )",
     ]
     for p in plan.parameters:
-        if p.type_name in _MUTABLE_TYPES:
+        if p.type_name in MUTABLE_TYPES:
             lines.append(f"{p.name} = {p.literal} if {p.name} is None else {p.name}")
     for step in plan.steps:
         call = f"{step.function}({', '.join(step.inputs)})"
@@ -275,40 +269,6 @@ def _run_function(plan: Plan) -> str:
 
 
 _NO_PARAMETERS = "none (this notebook has no parameters cell)"
-
-
-def _argument(p: Parameter) -> str:
-    if p.type_name in _MUTABLE_TYPES:
-        return f"{p.name}: {p.type_name} | None = None"
-    if p.type_name in _SIMPLE_TYPES:
-        return f"{p.name}: {p.type_name} = {p.literal}"
-    return f"{p.name}={p.literal}"
-
-
-def indent(code: str, prefix: str = "    ") -> str:
-    """Indent code one level without touching the inside of multi-line strings."""
-    protected = _string_continuation_lines(code)
-    return "\n".join(
-        prefix + line if line.strip() and i not in protected else line
-        for i, line in enumerate(code.splitlines(), 1)
-    )
-
-
-_MAY_SPAN_LINES = re.compile(r"\"\"\"|'''|\\\n|\b[rRbB]?[fF][rR]?['\"]")
-
-
-def _string_continuation_lines(code: str) -> set[int]:
-    if not _MAY_SPAN_LINES.search(code):
-        return set()  # only triple quotes, a backslash-newline or (3.12) an f-string span lines
-    string_types = {tokenize.STRING, getattr(tokenize, "FSTRING_MIDDLE", tokenize.STRING)}
-    lines: set[int] = set()
-    try:
-        for tok in tokenize.generate_tokens(io.StringIO(code).readline):
-            if tok.type in string_types and tok.end[0] > tok.start[0]:
-                lines.update(range(tok.start[0] + 1, tok.end[0] + 1))
-    except (tokenize.TokenError, SyntaxError):
-        pass  # code was parsed by ast already; a tokenizer quirk must not stop the build
-    return lines
 
 
 # --- the production half: fit() and predict() (nb2prod/generate/fit_predict.py) -------------------

@@ -9,7 +9,7 @@ steps on a request's payload. Saving, loading and serving are nb2prod's job, not
 from __future__ import annotations
 
 from nb2prod.analyse.plan import Plan
-from nb2prod.generate.codegen import _MUTABLE_TYPES, _argument, indent
+from nb2prod.generate.source import MUTABLE_TYPES, indent, signature_argument
 
 
 def serving_functions(plan: Plan) -> list[str]:
@@ -58,7 +58,7 @@ def _fit_function(plan: Plan) -> str:
         imported = "copy" if snapshot == "copy" else f"copy as {snapshot}"
         lines += [f"from copy import {imported}", "", f"{payload} = {{}}"]
     for p in plan.parameters:
-        if p.type_name in _MUTABLE_TYPES:
+        if p.type_name in MUTABLE_TYPES:
             lines.append(f"{p.name} = {p.literal} if {p.name} is None else {p.name}")
     captured: set[str] = set()
     for step in plan.steps:
@@ -77,7 +77,7 @@ def _fit_function(plan: Plan) -> str:
     lines.append("return {")
     lines += [f"    {item}," for item in result]
     lines.append("}")
-    signature = ["*", *(_argument(p) for p in plan.parameters), "**unknown"] if plan.parameters else ["**unknown"]
+    signature = ["*", *(signature_argument(p) for p in plan.parameters), "**unknown"] if plan.parameters else ["**unknown"]
     return _signature("fit", signature) + "\n" + "\n".join(
         indent(line) for line in lines
     )
@@ -97,7 +97,7 @@ def _predict_function(plan: Plan) -> str:
         '"""',
     ]
     for p in parameters:
-        if p.type_name in _MUTABLE_TYPES:
+        if p.type_name in MUTABLE_TYPES:
             lines.append(f"{p.name} = {p.literal} if {p.name} is None else {p.name}")
     lines += [f"{name} = {models}[{_q(name)}]" for name in inference.models]
     for step in plan.steps:
@@ -105,7 +105,7 @@ def _predict_function(plan: Plan) -> str:
             lines.append(_call(step.function, step.inputs, step.outputs))
     outputs = ", ".join(f"{_q(name)}: {name}" for name in inference.outputs)
     lines.append(f"return {{{outputs}}}")
-    keywords = [*inference.payload, *(_argument(p) for p in parameters)]
+    keywords = [*inference.payload, *(signature_argument(p) for p in parameters)]
     signature = [f"{models}: dict[str, object]", "/", *(["*", *keywords] if keywords else [])]
     return _signature("predict", signature) + "\n" + "\n".join(
         indent(line) for line in lines
