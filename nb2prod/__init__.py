@@ -1,7 +1,8 @@
 """nb2prod: tagged Jupyter notebooks become versioned pipeline modules, with parity proof.
 
 The subpackages are the pipeline's stages, in order, each importing only those before it:
-read -> analyse -> generate -> store -> execute -> parity -> report, with the cli on top.
+read -> analyse -> generate -> store -> execute -> parity -> report -> train -> serve -> monitor,
+with the cli on top.
 
 The public API is small and imports nothing heavy; papermill, nbconvert, black and pandas load only
 inside the functions that need them.
