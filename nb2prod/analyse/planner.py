@@ -25,6 +25,7 @@ from nb2prod.analyse.inference import serving_names, with_inference
 from nb2prod.analyse.names import is_display_only
 from nb2prod.analyse.order import run_order
 from nb2prod.analyse.plan import Parameter, Plan, Step
+from nb2prod.analyse.slicing import slice_steps
 from nb2prod.errors import AnalysisError, TagError
 from nb2prod.read.magics import mask_magics, parse_masked, tree_nodes
 from nb2prod.read.notebook import Cell, SourceNotebook
@@ -57,6 +58,7 @@ def analyse(nb: SourceNotebook) -> Plan:
     parsed = [_parse(nb, c) for c in cells]
     parameters = _parameters(nb, parsed)
     defaults = {p.name: p.default for p in parameters}
+    dropped = slice_steps(parsed, defaults)  # export what the targets need (analyse/slicing.py)
     written_modules = decide_hoisting(parsed, defaults)
     flow = DataFlow(nb, parsed, defaults, written_modules)
     flow.replay()
@@ -86,6 +88,7 @@ def analyse(nb: SourceNotebook) -> Plan:
         models=tuple(t for t in flow.targets if t.kind == "model"),
         inferred=inferred,
         expression_targets=bound,
+        dropped=dropped,
     )
     return with_inference(plan, parsed)
 
