@@ -22,6 +22,7 @@ from nb2prod.analyse.closures import closure_prelude, nonlocal_lines, relocated_
 from nb2prod.analyse.dataflow import MODULE_ROLES, RESERVED, CellCode, DataFlow
 from nb2prod.analyse.hoisting import decide_hoisting
 from nb2prod.analyse.inference import serving_names, with_inference
+from nb2prod.analyse.module_code import imported_modules, prune_header, split_module_cells
 from nb2prod.analyse.names import is_display_only
 from nb2prod.analyse.order import run_order
 from nb2prod.analyse.plan import Parameter, Plan, Step
@@ -68,16 +69,22 @@ def analyse(nb: SourceNotebook) -> Plan:
         for p in parsed for k, _ in p.lent_writes
     ]
     order = run_order(nb, flow)
+    config, moved, module_dropped = split_module_cells(parsed)  # imports are imports
     steps = _steps(flow, parsed, order)
-    modules = _imported_modules(parsed)
     relocated = {f for hosted in flow.relocated.values() for f in hosted}
+    functions = "\n\n".join(
+        moved[p.cell.index] if p.role == "imports" else _kept_code(p, relocated_lines(flow, p, relocated))
+        for p in parsed if p.role == "functions" or p.cell.index in moved
+    ).strip()
+    used = "\n".join([functions, config, *(s.code for s in steps)])
+    header = prune_header(_header(parsed, flow.borrowed), used)
+    modules = imported_modules([header, functions, *(s.code for s in steps)]) if header or steps \
+        else _imported_modules(parsed)
     plan = Plan(
         notebook=nb,
         name=module_name(nb.path),
-        header=_header(parsed, flow.borrowed),
-        functions="\n\n".join(
-            _kept_code(p, relocated_lines(flow, p, relocated)) for p in parsed if p.role == "functions"
-        ).strip(),
+        header=header,
+        functions=functions,
         parameters=parameters,
         steps=steps,
         targets=tuple(t for t in flow.targets if t.kind != "model"),
@@ -88,7 +95,8 @@ def analyse(nb: SourceNotebook) -> Plan:
         models=tuple(t for t in flow.targets if t.kind == "model"),
         inferred=inferred,
         expression_targets=bound,
-        dropped=dropped,
+        dropped=tuple(sorted([*dropped, *module_dropped], key=lambda d: (d.cell, d.line == 0, d.line))),
+        config=config,
     )
     return with_inference(plan, parsed)
 

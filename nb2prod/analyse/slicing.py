@@ -82,6 +82,7 @@ def slice_steps(parsed: list[CellCode], defaults: dict[str, object]) -> tuple[Dr
     live: set[str] = set()
     keep_ids: set[int] = set()
     reasons: dict[int, str] = {}
+    unused: list[tuple[CellCode, ast.stmt]] = []
     for p in reversed([p for p in parsed if p.role in ("step", "metrics") and p.tree is not None]):
         if p.role == "metrics":
             live |= set(printed_names(p.tree))  # type: ignore[arg-type]
@@ -95,11 +96,18 @@ def slice_steps(parsed: list[CellCode], defaults: dict[str, object]) -> tuple[Dr
             needed = (info.writes | info.changes) & live
             if getattr(tags, "keep", False) or (info.seed and not info.plot) or needed:
                 keep_ids.add(id(stmt))
+                if not info.writes & live and _rebinds_names_only(stmt):
+                    unused.append((p, stmt))  # kept for what it changes: its result is not needed
                 live -= info.strong_writes
                 live |= info.reads | info.changes
             else:
                 reasons[id(stmt)] = info.reason
-    defined = {n for p in steps for s in p.kept if id(s) in keep_ids for n in facts.info[id(s)].writes}
+    _drop_unused_results(unused)
+    rewritten = {id(s) for _, s in unused}
+    defined = {
+        n for p in steps for s in p.kept if id(s) in keep_ids and id(s) not in rewritten
+        for n in facts.info[id(s)].writes
+    }
     defined |= set(defaults) | facts.module_names
     for p in steps:
         for stmt in p.kept:
@@ -256,6 +264,25 @@ class _Facts:
                 return not (func.attr in NON_MUTATING_METHODS or _PURE_NAME.search(func.attr)
                             or func.attr.startswith(("read_", "load_")))
         return False
+
+
+def _rebinds_names_only(stmt: ast.stmt) -> bool:
+    """``x = call(...)`` or ``a, b = call(...)``, the value starting on the statement's line."""
+    if not isinstance(stmt, ast.Assign) or not isinstance(stmt.value, ast.Call):
+        return False
+    names = [n for t in stmt.targets for n in ast.walk(t)]
+    plain = all(isinstance(n, ast.Name | ast.Tuple | ast.List | ast.Store) for n in names)
+    return plain and stmt.value.lineno == stmt.lineno
+
+
+def _drop_unused_results(unused: list[tuple[CellCode, ast.stmt]]) -> None:
+    """``housing_prepared = prep.fit_transform(X)`` kept only because it fits ``prep``: the call
+    stays, the name nobody reads goes (line numbers stay, so the cell's tree still fits)."""
+    for p, stmt in unused:
+        lines = p.code.splitlines()
+        line = lines[stmt.lineno - 1]
+        lines[stmt.lineno - 1] = line[: stmt.col_offset] + line[stmt.value.col_offset :]  # type: ignore[attr-defined]
+        p.code = "\n".join(lines) + ("\n" if p.code.endswith("\n") else "")
 
 
 def _reason(stmt: ast.stmt, writes: set[str], plot: bool) -> str:
