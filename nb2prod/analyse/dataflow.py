@@ -9,7 +9,8 @@ Three things besides names carry data between cells. A file a step writes and a 
 makes the reader run after the writer. A notebook function that declares ``global x`` reads and
 changes ``x`` wherever it is called (it becomes a closure over the calling step's ``x``; see
 :mod:`nb2prod.analyse.closures`). An import that only a skipped or unexported cell makes, and that
-exported code needs, is borrowed into the module header (with a line in the build's listing).
+exported code needs, is lent to the module header (:mod:`nb2prod.analyse.hidden`), and the build
+says so.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from nb2prod.analyse import closures
+from nb2prod.analyse import closures, hidden
 from nb2prod.analyse.lineage import PathResolver, mentions_files
 from nb2prod.analyse.names import BUILTINS, global_effects, printed_names, statement_events
 from nb2prod.analyse.plan import Target
@@ -93,6 +94,7 @@ class DataFlow:
         self.file_writer: dict[str, str] = {}  # file -> the latest step that writes it
         self.file_readers: dict[str, set[str]] = {}  # file -> steps that read its current content
         self.files_written: dict[str, dict[str, None]] = {}  # step -> files it writes, as written
+        self.hidden_files: dict[str, tuple[int, str]] = {}  # file -> (hidden cell, path) writing it
         self.written_modules = written_modules  # local modules some cell writes: never borrowed
         self.hidden_imports: dict[str, tuple[int, str, ast.stmt]] = {}  # name -> (cell, source, stmt)
         self.borrowed: dict[int, dict[str, None]] = {}  # cell -> import statements it lends the header
@@ -128,16 +130,19 @@ class DataFlow:
                 self.cells.setdefault(p.step, []).append(p.cell.index)
                 for name in p.cell.tags.after:
                     self.after.setdefault(p.step, {})[name] = p.cell.index
-            hidden = p.role in ("skip", "unexported", "metrics")
+            unexported = p.role in ("skip", "unexported", "metrics")
             files = mentions_files(p.code)
-            for stmt in (p.tree.body if hidden else p.kept) if p.tree is not None else []:
+            for stmt in (p.tree.body if unexported else p.kept) if p.tree is not None else []:
                 hoisted = p.is_hoisted(stmt)
                 events = statement_events(stmt, self.effects)
                 if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef) and stmt.name in self.effects:
                     own = {n for n, _ in self.effects[stmt.name]}  # read when called, not when defined
                     events = [e for e in events if not (e.deferred and e.name in own)]
-                if hidden:
-                    self._hidden_statement(p, stmt, events)
+                if unexported:
+                    if files:  # a file only a hidden cell makes: the pipeline never makes it
+                        for _, path, _ in self.paths.files(stmt)[1]:
+                            self.hidden_files.setdefault(_norm(path), (p.cell.index, path))
+                    hidden.hidden_statement(self, p, stmt, events)
                     continue
                 if p.role == "step" and not hoisted and (files or self.file_writer):
                     self._files(p, stmt)
@@ -148,36 +153,6 @@ class DataFlow:
                         closures.check_use(self, p, stmt, event.name, event.line)
                     self._event(p, event.kind, event.name, event.line, module=hoisted)
             self._targets(p)
-
-    def _hidden_statement(self, p: CellCode, stmt: ast.stmt, events: list) -> None:
-        """A skipped or unexported statement: its definitions are hidden; its imports may be lent."""
-        source = None
-        if isinstance(stmt, ast.Import | ast.ImportFrom) and not any(a.name == "*" for a in stmt.names):
-            source = ast.get_source_segment(p.code, stmt) or ast.unparse(stmt)
-        for event in events:
-            if event.kind in ("write", "del"):
-                if source is not None and event.kind == "write":
-                    self.hidden_imports[event.name] = (p.cell.index, source, stmt)
-                else:
-                    self.hidden_imports.pop(event.name, None)
-            self._event(p, event.kind, event.name, event.line, module=False)
-
-    def _borrow(self, name: str, reader: str) -> bool:
-        """Lend the header the hidden import that binds ``name``, unless it imports a module some
-        cell of the notebook writes (the header would then fail to import in a fresh folder)."""
-        cell, source, stmt = self.hidden_imports[name]
-        module = stmt.module if isinstance(stmt, ast.ImportFrom) else next(
-            (a.name for a in stmt.names if (a.asname or a.name.split(".")[0]) == name), "")
-        if (module or "").split(".")[0] in self.written_modules or getattr(stmt, "level", 0):
-            return False
-        if source not in self.borrowed.setdefault(cell, {}):
-            self.borrowed[cell][source] = None
-            self.warnings.append(
-                f"{self.nb.display_path}, cell {cell}: {source!r} is in a cell that is not exported; "
-                f"{reader} needs {name!r}, so the import goes to the module header."
-            )
-        self.module_names.update(e.name for e in statement_events(stmt) if e.kind == "write")
-        return True
 
     def _files(self, p: CellCode, stmt: ast.stmt) -> None:
         """Files as data flow: a step that reads a file another step writes runs after it."""
@@ -191,6 +166,13 @@ class DataFlow:
         for _, path, _, _ in reads:
             key = _norm(path)
             writer = self.file_writer.get(key)
+            if writer is None and key in self.hidden_files:
+                cell, _ = self.hidden_files.pop(key)
+                self.warnings.append(
+                    f"{self.nb.display_path}, cell {cell}: this cell is not exported but writes "
+                    f"{path!r}, which step {step!r} reads in cell {p.cell.index}; the pipeline never "
+                    "writes it, so it must exist where the pipeline runs."
+                )
             if writer is not None and writer != step:
                 self._depend(step, writer, f"{step!r} reads the file {path!r} that {writer!r} writes")
             self.file_readers.setdefault(key, set()).add(step)
@@ -296,7 +278,7 @@ class DataFlow:
     def _module_reads(self, p: CellCode, name: str, line: int) -> None:
         writer = self.writer.get(name)
         if writer is None and name not in self.module_names and name in self.hidden_imports:
-            self._borrow(name, f"the {p.role} cell {p.cell.index}")
+            hidden.borrow(self, name, f"the {p.role} cell {p.cell.index}")
         if name in self.module_names or name in BUILTINS or self.star_import:
             if writer is None or writer.kind == "module":
                 return
@@ -346,7 +328,7 @@ class DataFlow:
 
     def _undefined(self, p: CellCode, name: str, line: int) -> None:
         if name not in self.module_names and name in self.hidden_imports:
-            self._borrow(name, f"step {p.step!r} (cell {p.cell.index})")
+            hidden.borrow(self, name, f"step {p.step!r} (cell {p.cell.index})")
         if name in self.module_names or self.star_import:
             self.free_reads.setdefault(p.step or "", {}).setdefault(name, (p.cell.index, line, "module-level"))
             return

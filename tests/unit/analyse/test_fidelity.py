@@ -331,3 +331,23 @@ def test_writing_or_plotting_an_object_does_not_change_it(tmp_path):
     ]), root=tmp_path)).steps}
     assert steps["save"].outputs == ("summary",) and steps["use"].inputs == ("df", "summary")
     assert steps["save"].files_written == ("a.csv",)
+
+
+def test_a_functions_cell_may_use_an_import_only_a_skipped_cell_makes(tmp_path):
+    path = write_notebook(tmp_path, [
+        ("import numpy as np\nimport json", ["skip"]),
+        ("def total(values):\n    return int(np.sum(values))", ["functions"]),
+        ("out = total([1, 2, 3])", ["step:s", "parity:out"]),
+    ])
+    plan = analyse(load_notebook(path, root=tmp_path))
+    assert plan.header == "import numpy as np"  # only what exported code needs
+    root, name = built(path)
+    assert run_pipeline(root, name, root)["out"] == 6
+
+
+def test_a_file_only_a_skipped_cell_writes_is_named_when_a_step_reads_it(tmp_path):
+    plan = analyse(load_notebook(write_notebook(tmp_path, [
+        ('import pandas as pd\npd.DataFrame({"a": [1]}).to_csv("made.csv")', ["skip"]),
+        ('import pandas as pd\ndf = pd.read_csv("made.csv")', ["step:load", "parity:df"]),
+    ]), root=tmp_path))
+    assert any("cell 0" in w and "'made.csv'" in w and "never writes it" in w for w in plan.warnings)

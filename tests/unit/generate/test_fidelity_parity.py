@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -42,14 +43,35 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def test_every_fixture_passes_parity(project):
-    result = nb2prod("test", ".", "--out", "gen", "-j", "2", cwd=project)
-    assert result.returncode == 0, result.stdout + result.stderr
-    for name in ("global_in_step", "global_in_functions", "shadowed_import", "import_in_skipped", "injected"):
-        assert name in result.stdout
+def junit(path: Path) -> dict[str, str]:
+    """testcase ``module::set::target`` -> its system-out, from a JUnit report with no failures."""
+    root = ET.parse(path).getroot()
+    assert root.get("failures") == "0" and root.get("errors") == "0"
+    return {
+        f"{case.get('classname', '').removeprefix('nb2prod.')}::{case.get('name')}": case.findtext("system-out", "")
+        for case in root.iter("testcase")
+    }
 
 
-def test_injected_parameters_and_a_given_one_reach_both_sides(project):
-    result = nb2prod("test", "injected.ipynb", "--out", "gen", "-p", "scale", "5", cwd=project)
+def test_every_fixture_passes_parity(project, tmp_path):
+    report = tmp_path / "parity.xml"
+    result = nb2prod("test", ".", "--out", "gen", "-j", "2", "--junit-xml", str(report), cwd=project)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "passed" in result.stdout.lower()
+    cases = junit(report)
+    modules = {key.split("::")[0] for key in cases}
+    assert modules == {
+        "global_in_step", "global_in_functions", "shadowed_import", "for_target", "non_mutating",
+        "import_in_skipped", "injected",
+    }
+    assert "pipeline: int 2" in cases["shadowed_import::defaults::r"]  # the notebook's 2, not 1
+
+
+def test_injected_parameters_and_a_given_one_reach_both_sides(project, tmp_path):
+    report = tmp_path / "parity.xml"
+    result = nb2prod(
+        "test", "injected.ipynb", "--out", "gen", "-p", "scale", "5", "--junit-xml", str(report),
+        cwd=project,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    (out,) = junit(report).values()
+    assert "notebook: str 'raw.csv:5:out.ipynb'" in out and "pipeline: str 'raw.csv:5:out.ipynb'" in out
