@@ -3,7 +3,8 @@
 A step keeps a statement when something the pipeline must produce depends on it: a parity, metric
 or ``model:`` target (which also covers the serving path, whose outputs are parity targets), a later
 step, a file the code writes, a change to module state (seeding, ``warnings``, ``pd.set_option``), or
-a cell tagged ``keep``. Everything else goes: dead stores, discarded results, display-only
+a cell tagged ``keep``. (A notebook with no target at all keeps every value its steps leave.)
+Everything else goes: dead stores, discarded results, display-only
 expressions and plotting calls; a cell left with nothing goes with its comments.
 
 The analysis goes by names (:mod:`nb2prod.analyse.names`), so it is conservative where Python is
@@ -80,6 +81,11 @@ def slice_steps(parsed: list[CellCode], defaults: dict[str, object]) -> tuple[Dr
     ]
     facts = _Facts(parsed, defaults)
     live: set[str] = set()
+    if not any(p.cell.tags.parity or p.cell.tags.metrics or p.cell.tags.models or p.role == "metrics"
+               for p in parsed):
+        # no target says what the pipeline is for: every value a step leaves behind may be it, so
+        # only what binds nothing goes (discarded results, display, plots)
+        live = {n for p in steps for s in p.kept for n in facts.info[id(s)].writes}
     keep_ids: set[int] = set()
     reasons: dict[int, str] = {}
     unused: list[tuple[CellCode, ast.stmt]] = []
