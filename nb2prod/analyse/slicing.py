@@ -172,6 +172,7 @@ class _Facts:
             for p in parsed if p.tree is not None and p.role != "skip" for n in tree_nodes(p.tree)
         )
         self.info: dict[int, _Info] = {}
+        self.stochastic: set[str] = set()  # objects that draw from the global generator when used
         aliases: dict[str, set[str]] = {}
         paths = PathResolver(defaults)
         figures: set[str] = set()
@@ -223,6 +224,16 @@ class _Facts:
             stmt, ast.FunctionDef | ast.AsyncFunctionDef
         ):
             seed = True
+        for loop in (n for n in tree_nodes(stmt) if isinstance(n, ast.For | ast.AsyncFor)):
+            held = {r for r in _value_roots(loop.iter) if r not in defaults and r not in self.module_names}
+            for target in (t for t in ast.walk(loop.target) if isinstance(t, ast.Name)):
+                aliases[target.id] = held  # `for dataset in combine:` changes what combine holds
+        changes |= {  # `dataset["Title"] = ...`: a change in place, not a new value
+            r for n in tree_nodes(stmt) if isinstance(n, ast.Subscript | ast.Attribute)
+            and isinstance(n.ctx, ast.Store) and (r := root_name(n))
+        } - self.module_names
+        if not plot and (reads & self.stochastic or any(_draws_from_module(c, self.module_names) for c in calls)):
+            seed = True  # `nb2prod test --seed` seeds the global generators: every draw counts
         shared = set()
         for name in list(changes):  # a change to an object may change what it was built from
             shared |= _closure(name, aliases)
@@ -233,6 +244,8 @@ class _Facts:
             built_from = {r for r in _value_roots(value) if r not in defaults and r not in self.module_names}
             for name in writes:
                 aliases[name] = built_from - {name}
+            if isinstance(value, ast.Call) and _stochastic(value):
+                self.stochastic |= {n for n in writes if n not in reads}
         return _Info(reads, writes, strong, changes, seed, plot, _reason(stmt, writes, plot))
 
     def _call(self, call: ast.Call) -> tuple[str, set[str]]:
@@ -350,6 +363,25 @@ def _body_statements(stmt: ast.stmt) -> list[ast.stmt]:
                 elif isinstance(child, ast.excepthandler | ast.match_case):
                     todo.append(child)  # type: ignore[arg-type]
     return found
+
+
+def _stochastic(call: ast.Call) -> bool:
+    """``KFold(shuffle=True)``, ``RandomForestClassifier()``: an object that draws from the global
+    generator whenever it is used, because no ``random_state`` fixes its own."""
+    keywords = {k.arg: k.value for k in call.keywords if k.arg}
+    if "random_state" in keywords or "seed" in keywords:
+        return False
+    shuffles = isinstance(keywords.get("shuffle"), ast.Constant) and keywords["shuffle"].value is True
+    return shuffles or bool(re.match(r"(Random|Shuffle|StratifiedShuffle|Extra|Bagging|SGD|MLP)",
+                                     _callee(call)))
+
+
+def _draws_from_module(call: ast.Call, modules: set[str]) -> bool:
+    """``np.random.rand(3)``, ``random.random()``, ``torch.randn(2)``: a draw from a global stream."""
+    dotted = _dotted(call.func) or ""
+    root = dotted.split(".")[0]
+    return root in modules and (".random." in f".{dotted}" or root == "random" or bool(
+        re.search(r"\.(rand\w*|normal|manual_seed|bernoulli|multinomial)$", dotted)))
 
 
 def _callee(call: ast.Call) -> str:
