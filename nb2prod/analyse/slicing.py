@@ -45,6 +45,14 @@ PURE_BUILTINS = frozenset(
 )
 #: Functions whose name says they compute a value from their arguments: metrics and reports.
 _PURE_NAME = re.compile(r"(_score|_error|_report|_matrix|_loss)$|^(score|mean|median|std|var)$")
+#: Library functions that only compute a value: their call as a bare expression only shows it.
+PURE_MODULE_FUNCTIONS = frozenset(
+    {"crosstab", "concat", "DataFrame", "Series", "array", "asarray", "zeros", "ones", "arange",
+     "linspace", "unique", "corrcoef", "pivot_table", "get_dummies", "cut", "qcut", "to_datetime",
+     "to_numeric", "isnan", "allclose", "isclose", "percentile", "histogram", "bincount", "sqrt",
+     "log", "exp", "dot", "matmul", "vstack", "hstack", "stack", "concatenate", "shape", "sort",
+     "argsort", "diff", "cumsum", "isna", "notna", "describe", "summary", "tabulate"}
+)
 #: Module functions that change an argument in place (``np.random.shuffle(x)``).
 ARG_MUTATORS = frozenset({"shuffle", "copyto", "put", "fill_diagonal", "place", "putmask"})
 #: Methods whose call writes something out (a file, a log, a store), whatever the receiver.
@@ -281,6 +289,7 @@ class _Facts:
                 return True
             if root_name(func) in self.module_names:  # np.random.seed(0), os.makedirs(...)
                 return not (func.attr in NON_MUTATING_METHODS or _PURE_NAME.search(func.attr)
+                            or func.attr in PURE_MODULE_FUNCTIONS
                             or func.attr.startswith(("read_", "load_")))
         return False
 
