@@ -18,6 +18,8 @@ from nb2prod.store.build import BuildReport, BuildRow
 TABLE_ROWS = 20
 #: Dropped statements listed per notebook in a small build; the rest are counted (--explain shows all).
 DROPPED_LINES = 12
+#: Past this many dropped statements in one build, each notebook gets one line that counts them.
+DROPPED_TOTAL = 40
 _COLUMNS = ("notebook", "module", "steps", "parameters", "parity", "version", "status")
 
 
@@ -31,7 +33,8 @@ def print_rows(report: BuildReport, console: Any) -> None:
     if len(report.rows) <= TABLE_ROWS:
         _table(report.rows, console)
         _inferred(report.rows)
-        _dropped(report.rows, limit=DROPPED_LINES)
+        many = sum(len(r.dropped) for r in report.rows) > DROPPED_TOTAL
+        _dropped(report.rows, limit=0 if many else DROPPED_LINES)
     else:
         _listing(report)
         changed = [r for r in report.rows if r.status not in ("unchanged", "current")]
@@ -92,8 +95,8 @@ def _dropped(rows: list[BuildRow], *, limit: int) -> None:
         if rest:
             more = " more" if shown else ""
             click.echo(
-                f"{row.notebook}: dropped {rest}{more} statement{'s' if rest > 1 else ''} no target "
-                f"needs; `nb2prod build --explain {row.notebook}` shows them cell by cell."
+                f"{row.notebook}: dropped {rest}{more} statement{'s' if rest > 1 else ''} or empty "
+                f"cell{'s' if rest > 1 else ''}; `nb2prod build --explain {row.notebook}` lists them."
             )
 
 
