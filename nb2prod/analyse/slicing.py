@@ -18,12 +18,26 @@ Each dropped statement is reported with its reason (``nb2prod build --explain``)
 from __future__ import annotations
 
 import ast
-import re
 from dataclasses import dataclass
 
 from nb2prod.analyse.dataflow import MODULE_ROLES, CellCode
+from nb2prod.analyse.effects import (
+    ARG_MUTATORS,
+    DYNAMIC_CALLS,
+    GLOBAL_SEEDS,
+    PURE_BUILTINS,
+    PURE_MODULE_FUNCTIONS,
+    PURE_NAME,
+    RNG_CALL,
+    WRITE_METHOD,
+    WRITE_METHODS,
+    callee,
+    dotted,
+    draws_from_module,
+    stochastic,
+)
 from nb2prod.analyse.lineage import PathResolver, mentions_files
-from nb2prod.analyse.methods import NON_MUTATING, NON_MUTATING_METHODS
+from nb2prod.analyse.methods import NON_MUTATING_METHODS
 from nb2prod.analyse.names import (
     BUILTINS,
     global_effects,
@@ -32,37 +46,8 @@ from nb2prod.analyse.names import (
     root_name,
     statement_events,
 )
-from nb2prod.analyse.plotting import DISPLAY_CALLS, is_plotting
+from nb2prod.analyse.plotting import is_plotting
 from nb2prod.read.magics import tree_nodes
-
-#: Built-ins that neither change their arguments nor the world (print only shows).
-PURE_BUILTINS = frozenset(
-    {"len", "range", "list", "dict", "set", "tuple", "sorted", "sum", "min", "max", "abs", "round",
-     "zip", "enumerate", "isinstance", "issubclass", "str", "int", "float", "bool", "print", "repr",
-     "type", "any", "all", "map", "filter", "reversed", "format", "hash", "id", "iter", "next",
-     "getattr", "hasattr", "frozenset", "bytes", "divmod", "pow", "chr", "ord", "hex", "bin", "dir",
-     "vars", "callable", "slice", "complex"} | DISPLAY_CALLS
-)
-#: Functions whose name says they compute a value from their arguments: metrics and reports.
-_PURE_NAME = re.compile(r"(_score|_error|_report|_matrix|_loss)$|^(score|mean|median|std|var)$")
-#: Library functions that only compute a value: their call as a bare expression only shows it.
-PURE_MODULE_FUNCTIONS = frozenset(
-    {"crosstab", "concat", "DataFrame", "Series", "array", "asarray", "zeros", "ones", "arange",
-     "linspace", "unique", "corrcoef", "pivot_table", "get_dummies", "cut", "qcut", "to_datetime",
-     "to_numeric", "isnan", "allclose", "isclose", "percentile", "histogram", "bincount", "sqrt",
-     "log", "exp", "dot", "matmul", "vstack", "hstack", "stack", "concatenate", "shape", "sort",
-     "argsort", "diff", "cumsum", "isna", "notna", "describe", "summary", "tabulate"}
-)
-#: Module functions that change an argument in place (``np.random.shuffle(x)``).
-ARG_MUTATORS = frozenset({"shuffle", "copyto", "put", "fill_diagonal", "place", "putmask"})
-#: Methods whose call writes something out (a file, a log, a store), whatever the receiver.
-_WRITE_METHOD = re.compile(r"^(save|dump|write|export|log|to_(?!numpy|list|dict|frame|string))")
-WRITE_METHODS = NON_MUTATING["writing an object out (pandas, polars, LightGBM, XGBoost, matplotlib figures)"]
-#: Calls that run code the analysis cannot see.
-DYNAMIC_CALLS = frozenset({"exec", "eval", "compile", "__import__", "globals", "locals", "setattr",
-                           "delattr", "breakpoint", "input"})
-_RNG_CALL = re.compile(r"rand|shuffle|sample|split|permutation|choice|normal|uniform|^fit")
-_GLOBAL_SEEDS = re.compile(r"(^|\.)(random\.seed|manual_seed|set_seed|seed_everything)$")
 
 
 @dataclass(frozen=True)
@@ -176,7 +161,7 @@ class _Facts:
                 elif p.role in MODULE_ROLES and isinstance(node, ast.Name):
                     module_reads.add(node.id)
         seeded = any(
-            isinstance(n, ast.Call) and _GLOBAL_SEEDS.search(_dotted(n.func) or "")
+            isinstance(n, ast.Call) and GLOBAL_SEEDS.search(dotted(n.func) or "")
             for p in parsed if p.tree is not None and p.role != "skip" for n in tree_nodes(p.tree)
         )
         self.info: dict[int, _Info] = {}
@@ -216,7 +201,7 @@ class _Facts:
             changes |= touched
             if kind == "dynamic":
                 seed = True
-            if seeded and _RNG_CALL.search(_callee(call)) and not plot:
+            if seeded and RNG_CALL.search(callee(call)) and not plot:
                 seed = True  # the global generator is seeded: later draws depend on this one
         if isinstance(stmt, ast.Expr) and calls and not plot:
             seed = seed or self._bare_call_matters(stmt.value)
@@ -240,7 +225,7 @@ class _Facts:
             r for n in tree_nodes(stmt) if isinstance(n, ast.Subscript | ast.Attribute)
             and isinstance(n.ctx, ast.Store) and (r := root_name(n))
         } - self.module_names
-        if not plot and (reads & self.stochastic or any(_draws_from_module(c, self.module_names) for c in calls)):
+        if not plot and (reads & self.stochastic or any(draws_from_module(c, self.module_names) for c in calls)):
             seed = True  # `nb2prod test --seed` seeds the global generators: every draw counts
         shared = set()
         for name in list(changes):  # a change to an object may change what it was built from
@@ -252,7 +237,7 @@ class _Facts:
             built_from = {r for r in _value_roots(value) if r not in defaults and r not in self.module_names}
             for name in writes:
                 aliases[name] = built_from - {name}
-            if isinstance(value, ast.Call) and _stochastic(value):
+            if isinstance(value, ast.Call) and stochastic(value):
                 self.stochastic |= {n for n in writes if n not in reads}
         return _Info(reads, writes, strong, changes, seed, plot, _reason(stmt, writes, plot))
 
@@ -264,7 +249,7 @@ class _Facts:
         if isinstance(func, ast.Name):
             if func.id in DYNAMIC_CALLS:
                 return "dynamic", roots
-            if func.id in PURE_BUILTINS or _PURE_NAME.search(func.id):
+            if func.id in PURE_BUILTINS or PURE_NAME.search(func.id):
                 return "pure", set()
             if func.id in self.module_names:  # an imported function or class
                 return "unknown", roots if func.id[:1].islower() else set()
@@ -272,7 +257,7 @@ class _Facts:
         if isinstance(func, ast.Attribute):
             root = root_name(func)
             if root in self.module_names:
-                mutates = func.attr in ARG_MUTATORS or ".init." in f".{_dotted(func) or ''}."
+                mutates = func.attr in ARG_MUTATORS or ".init." in f".{dotted(func) or ''}."
                 return "unknown", roots if mutates else set()
         return "pure", set()
 
@@ -283,12 +268,12 @@ class _Facts:
                        if n is not value)
         func = value.func
         if isinstance(func, ast.Name):
-            return not (func.id in PURE_BUILTINS or _PURE_NAME.search(func.id))
+            return not (func.id in PURE_BUILTINS or PURE_NAME.search(func.id))
         if isinstance(func, ast.Attribute):
-            if func.attr in WRITE_METHODS or _WRITE_METHOD.match(func.attr):
+            if func.attr in WRITE_METHODS or WRITE_METHOD.match(func.attr):
                 return True
             if root_name(func) in self.module_names:  # np.random.seed(0), os.makedirs(...)
-                return not (func.attr in NON_MUTATING_METHODS or _PURE_NAME.search(func.attr)
+                return not (func.attr in NON_MUTATING_METHODS or PURE_NAME.search(func.attr)
                             or func.attr in PURE_MODULE_FUNCTIONS
                             or func.attr.startswith(("read_", "load_")))
         return False
@@ -351,7 +336,7 @@ def _value_roots(value: ast.expr) -> set[str]:
         func = value.func
         if isinstance(func, ast.Attribute) and func.attr in NON_MUTATING_METHODS:
             return set()
-        if isinstance(func, ast.Name) and (func.id in PURE_BUILTINS or _PURE_NAME.search(func.id)):
+        if isinstance(func, ast.Name) and (func.id in PURE_BUILTINS or PURE_NAME.search(func.id)):
             return set()
     return {n.id for n in ast.walk(value) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
@@ -372,40 +357,6 @@ def _body_statements(stmt: ast.stmt) -> list[ast.stmt]:
                 elif isinstance(child, ast.excepthandler | ast.match_case):
                     todo.append(child)  # type: ignore[arg-type]
     return found
-
-
-def _stochastic(call: ast.Call) -> bool:
-    """``KFold(shuffle=True)``, ``RandomForestClassifier()``: an object that draws from the global
-    generator whenever it is used, because no ``random_state`` fixes its own."""
-    keywords = {k.arg: k.value for k in call.keywords if k.arg}
-    if "random_state" in keywords or "seed" in keywords:
-        return False
-    shuffles = isinstance(keywords.get("shuffle"), ast.Constant) and keywords["shuffle"].value is True
-    return shuffles or bool(re.match(r"(Random|Shuffle|StratifiedShuffle|Extra|Bagging|SGD|MLP)",
-                                     _callee(call)))
-
-
-def _draws_from_module(call: ast.Call, modules: set[str]) -> bool:
-    """``np.random.rand(3)``, ``random.random()``, ``torch.randn(2)``: a draw from a global stream."""
-    dotted = _dotted(call.func) or ""
-    root = dotted.split(".")[0]
-    return root in modules and (".random." in f".{dotted}" or root == "random" or bool(
-        re.search(r"\.(rand\w*|normal|manual_seed|bernoulli|multinomial)$", dotted)))
-
-
-def _callee(call: ast.Call) -> str:
-    func = call.func
-    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-
-
-def _dotted(node: ast.AST) -> str | None:
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        return ".".join([node.id, *reversed(parts)])
-    return None
 
 
 def _side_effect_import(stmt: ast.Import | ast.ImportFrom) -> bool:
