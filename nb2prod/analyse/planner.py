@@ -78,8 +78,7 @@ def analyse(nb: SourceNotebook) -> Plan:
     ).strip()
     used = "\n".join([functions, config, *(s.code for s in steps)])
     header = prune_header(_header(parsed, flow.borrowed), used)
-    modules = imported_modules([header, functions, *(s.code for s in steps)]) if header or steps \
-        else _imported_modules(parsed)
+    modules = imported_modules([header, functions, *(s.code for s in steps)])  # what the code imports
     plan = Plan(
         notebook=nb,
         name=module_name(nb.path),
@@ -378,17 +377,3 @@ def _header(parsed: list[CellCode], borrowed: dict[int, dict[str, None]]) -> str
         for stmt in [*p.hoisted, *borrowed.get(p.cell.index, {})]:
             (future if stmt.startswith("from __future__") else body).append(stmt)
     return "\n".join(dict.fromkeys(s for s in [*future, *body] if s.strip()))
-
-
-def _imported_modules(parsed: list[CellCode]) -> tuple[str, ...]:
-    modules: dict[str, None] = {}
-    for p in parsed:
-        if p.tree is None or p.role not in ("step", *MODULE_ROLES):
-            continue
-        for node in tree_nodes(p.tree):
-            if isinstance(node, ast.Import):
-                modules.update((a.name.split(".")[0], None) for a in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                if node.module != "__future__":
-                    modules[node.module.split(".")[0]] = None
-    return tuple(modules)
