@@ -82,6 +82,8 @@ class Plan:
     inference: Inference | None = None  # the serving path, when steps are tagged `inference`
     inferred: tuple[str, ...] = field(default=())  # what inference tagged, when the notebook had no steps
     expression_targets: tuple[str, ...] = field(default=())  # targets bound to a cell's last expression
+    dropped: tuple[Any, ...] = field(default=())  # slicing.Dropped: what the exported code leaves out
+    config: str = ""  # configuration statements of module-level cells: run at the start of run()/fit()
 
     @property
     def parity_targets(self) -> tuple[Target, ...]:

@@ -22,9 +22,11 @@ from nb2prod.analyse.closures import closure_prelude, nonlocal_lines, relocated_
 from nb2prod.analyse.dataflow import MODULE_ROLES, RESERVED, CellCode, DataFlow
 from nb2prod.analyse.hoisting import decide_hoisting
 from nb2prod.analyse.inference import serving_names, with_inference
+from nb2prod.analyse.module_code import imported_modules, prune_header, split_module_cells
 from nb2prod.analyse.names import is_display_only
 from nb2prod.analyse.order import run_order
 from nb2prod.analyse.plan import Parameter, Plan, Step
+from nb2prod.analyse.slicing import slice_steps
 from nb2prod.errors import AnalysisError, TagError
 from nb2prod.read.magics import mask_magics, parse_masked, tree_nodes
 from nb2prod.read.notebook import Cell, SourceNotebook
@@ -57,6 +59,7 @@ def analyse(nb: SourceNotebook) -> Plan:
     parsed = [_parse(nb, c) for c in cells]
     parameters = _parameters(nb, parsed)
     defaults = {p.name: p.default for p in parameters}
+    dropped = slice_steps(parsed, defaults)  # export what the targets need (analyse/slicing.py)
     written_modules = decide_hoisting(parsed, defaults)
     flow = DataFlow(nb, parsed, defaults, written_modules)
     flow.replay()
@@ -66,16 +69,21 @@ def analyse(nb: SourceNotebook) -> Plan:
         for p in parsed for k, _ in p.lent_writes
     ]
     order = run_order(nb, flow)
+    config, moved, module_dropped = split_module_cells(parsed)  # imports are imports
     steps = _steps(flow, parsed, order)
-    modules = _imported_modules(parsed)
     relocated = {f for hosted in flow.relocated.values() for f in hosted}
+    functions = "\n\n".join(
+        moved[p.cell.index] if p.role == "imports" else _kept_code(p, relocated_lines(flow, p, relocated))
+        for p in parsed if p.role == "functions" or p.cell.index in moved
+    ).strip()
+    used = "\n".join([functions, config, *(s.code for s in steps)])
+    header = prune_header(_header(parsed, flow.borrowed), used)
+    modules = imported_modules([header, functions, *(s.code for s in steps)])  # what the code imports
     plan = Plan(
         notebook=nb,
         name=module_name(nb.path),
-        header=_header(parsed, flow.borrowed),
-        functions="\n\n".join(
-            _kept_code(p, relocated_lines(flow, p, relocated)) for p in parsed if p.role == "functions"
-        ).strip(),
+        header=header,
+        functions=functions,
         parameters=parameters,
         steps=steps,
         targets=tuple(t for t in flow.targets if t.kind != "model"),
@@ -86,6 +94,8 @@ def analyse(nb: SourceNotebook) -> Plan:
         models=tuple(t for t in flow.targets if t.kind == "model"),
         inferred=inferred,
         expression_targets=bound,
+        dropped=tuple(sorted([*dropped, *module_dropped], key=lambda d: (d.cell, d.line == 0, d.line))),
+        config=config,
     )
     return with_inference(plan, parsed)
 
@@ -367,17 +377,3 @@ def _header(parsed: list[CellCode], borrowed: dict[int, dict[str, None]]) -> str
         for stmt in [*p.hoisted, *borrowed.get(p.cell.index, {})]:
             (future if stmt.startswith("from __future__") else body).append(stmt)
     return "\n".join(dict.fromkeys(s for s in [*future, *body] if s.strip()))
-
-
-def _imported_modules(parsed: list[CellCode]) -> tuple[str, ...]:
-    modules: dict[str, None] = {}
-    for p in parsed:
-        if p.tree is None or p.role not in ("step", *MODULE_ROLES):
-            continue
-        for node in tree_nodes(p.tree):
-            if isinstance(node, ast.Import):
-                modules.update((a.name.split(".")[0], None) for a in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                if node.module != "__future__":
-                    modules[node.module.split(".")[0]] = None
-    return tuple(modules)

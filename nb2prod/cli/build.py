@@ -20,9 +20,14 @@ from nb2prod.cli._shared import (
 @click.option("--out", type=click.Path(file_okay=False), help="Output folder (default: generated/).")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if generated code is stale or missing.")
 @click.option("--strict", is_flag=True, help="Unseeded randomness in exported code is an error (exit 2).")
+@click.option("--explain", is_flag=True,
+              help="Write nothing; show each notebook cell by cell: kept or dropped, and why.")
 @handles_errors
-def build(paths: tuple[str, ...], out: str | None, check: bool, strict: bool) -> None:
+def build(paths: tuple[str, ...], out: str | None, check: bool, strict: bool, explain: bool) -> None:
     """Build each tagged notebook under PATHS into a versioned pipeline module."""
+    if explain:
+        _explain(paths)
+        return
     from nb2prod.store.build import build as run_build
 
     report = run_build(notebook_paths(paths), resolve_out_dir(out), check=check, strict=strict)
@@ -31,6 +36,17 @@ def build(paths: tuple[str, ...], out: str | None, check: bool, strict: bool) ->
     print_warnings(report.warnings)
     print_rows(report, make_console() if len(report.rows) <= TABLE_ROWS else None)
     sys.exit(report.exit_code)
+
+
+def _explain(paths: tuple[str, ...]) -> None:
+    from pathlib import Path
+
+    from nb2prod.analyse.planner import analyse
+    from nb2prod.read.notebook import load_notebook
+    from nb2prod.report.build_listing import explain
+
+    for path in notebook_paths(paths):
+        click.echo("\n".join(explain(analyse(load_notebook(Path(path))))))
 
 
 @click.command()

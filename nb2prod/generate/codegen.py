@@ -252,6 +252,7 @@ def _run_function(plan: Plan) -> str:
         f'        "known parameters: {", ".join(p.name for p in plan.parameters) or _NO_PARAMETERS}"',
         "    )",
     ]
+    lines += plan.config.splitlines()  # the notebook's seeding, warnings, options: here, not at import
     for p in plan.parameters:
         if p.type_name in MUTABLE_TYPES:
             lines.append(f"{p.name} = {p.literal} if {p.name} is None else {p.name}")

@@ -54,6 +54,7 @@ def _fit_function(plan: Plan) -> str:
         f'        "known parameters: {", ".join(p.name for p in plan.parameters) or "none"}"',
         "    )",
     ]
+    lines += plan.config.splitlines()  # configuration statements of the imports cell (see run())
     if inference is not None:
         imported = "copy" if snapshot == "copy" else f"copy as {snapshot}"
         lines += [f"from copy import {imported}", "", f"{payload} = {{}}"]

@@ -55,6 +55,9 @@ DIRECTIVES: tuple[Directive, ...] = (
         "none",
         "this step is on the serving path; its inputs that are not models or parameters are the payload",
     ),
+    Directive(
+        "keep", (), "none", "export every statement of this step cell, even those no target needs"
+    ),
 )
 
 _BY_SPELLING: dict[str, Directive] = {
@@ -78,6 +81,7 @@ class CellTags:
     kale_metrics: bool = False  # Kale's bare `pipeline-metrics`: names come from the cell's code
     models: tuple[str, ...] = ()  # `model:VAR`: fitted objects `nb2prod train` saves
     inference: bool = False  # the cell's step is on the serving path
+    keep: bool = False  # the slice keeps every statement of the cell (a side effect it cannot see)
     ignored: tuple[str, ...] = field(default=())  # tags of other tools, kept for `build`'s listing
 
     @property
@@ -190,6 +194,7 @@ def parse_tags(raw: Iterable[str], *, path: str, cell: int) -> CellTags:
         kale_metrics=kale_metrics,
         models=tuple(dict.fromkeys(values["model"])),
         inference="inference" in flags,
+        keep="keep" in flags,
         ignored=tuple(ignored),
     )
     roles = [r for r in ("skip", "parameters", "imports", "functions") if getattr(tags, r)]

@@ -16,6 +16,10 @@ import click
 from nb2prod.store.build import BuildReport, BuildRow
 
 TABLE_ROWS = 20
+#: Dropped statements listed per notebook in a small build; the rest are counted (--explain shows all).
+DROPPED_LINES = 12
+#: Past this many dropped statements in one build, each notebook gets one line that counts them.
+DROPPED_TOTAL = 40
 _COLUMNS = ("notebook", "module", "steps", "parameters", "parity", "version", "status")
 
 
@@ -29,9 +33,13 @@ def print_rows(report: BuildReport, console: Any) -> None:
     if len(report.rows) <= TABLE_ROWS:
         _table(report.rows, console)
         _inferred(report.rows)
+        many = sum(len(r.dropped) for r in report.rows) > DROPPED_TOTAL
+        _dropped(report.rows, limit=0 if many else DROPPED_LINES)
     else:
         _listing(report)
-        _inferred([r for r in report.rows if r.status not in ("unchanged", "current")])
+        changed = [r for r in report.rows if r.status not in ("unchanged", "current")]
+        _inferred(changed)
+        _dropped(changed, limit=0)
     if report.check:
         stale = report.stale
         click.echo(
@@ -76,6 +84,22 @@ def _inferred(rows: list[BuildRow]) -> None:
             )
 
 
+def _dropped(rows: list[BuildRow], *, limit: int) -> None:
+    """What each notebook's exported code leaves out, one line each, so nothing vanishes silently;
+    past ``limit`` lines (a big build: every line), one count that points at ``--explain``."""
+    for row in rows:
+        shown = row.dropped[:limit]
+        for line in shown:
+            click.echo(f"{row.notebook}: dropped {line}")
+        rest = len(row.dropped) - len(shown)
+        if rest:
+            more = " more" if shown else ""
+            click.echo(
+                f"{row.notebook}: dropped {rest}{more} statement{'s' if rest > 1 else ''} or empty "
+                f"cell{'s' if rest > 1 else ''}; `nb2prod build --explain {row.notebook}` lists them."
+            )
+
+
 def _listing(report: BuildReport) -> None:
     quiet = "current" if report.check else "unchanged"
     changed = [r for r in report.rows if r.status != quiet]
@@ -91,3 +115,39 @@ def _listing(report: BuildReport) -> None:
     order = ("new", "updated", "stale", "missing", quiet)
     parts = [f"{counts[s]} {s}" + (" (not listed)" if s == quiet else "") for s in order if counts[s]]
     click.echo(f"{len(report.rows)} notebooks: {', '.join(parts)}.")
+
+
+def explain(plan: Any) -> list[str]:
+    """``nb2prod build --explain``: every cell, what the exported code does with it, and each
+    statement the slice dropped, with why (:mod:`nb2prod.analyse.slicing`)."""
+    step_of = {cell: s.name for s in plan.steps for cell in s.cells}
+    parameters = {p.cell for p in plan.parameters}
+    by_cell: dict[int, list[Any]] = {}
+    for d in plan.dropped:
+        by_cell.setdefault(d.cell, []).append(d)
+    lines = [f"{plan.notebook.display_path} -> module {plan.name}"]
+    for cell in plan.notebook.cells:
+        i, tags, gone = cell.index, cell.tags, by_cell.get(cell.index, [])
+        whole = any(d.line == 0 for d in gone)
+        if i in step_of:
+            what = (f"dropped from step {step_of[i]!r}: nothing in it is needed" if whole
+                    else f"kept in step {step_of[i]!r}" + (f", {len(gone)} statement(s) dropped" if gone else ""))
+        elif tags.imports:
+            what = "imports: import statements to the header, definitions to the functions part, " \
+                   "configuration to the start of run()"
+        elif tags.functions:
+            what = "functions: module-level definitions"
+        elif i in parameters or tags.parameters:
+            what = "parameters"
+        elif i in plan.skipped_cells:
+            what = "skipped (tag 'skip')"
+        elif i in plan.unexported_cells:
+            what = "not exported (before the first step)"
+        else:
+            what = "not exported (no code)"
+        lines.append(f"cell {i}: {what}")
+        lines += [f"    dropped line {d.line}: {d.code} ({d.reason})" for d in gone if d.line]
+    kept = sum(1 for c in plan.notebook.cells if c.index in step_of) - sum(
+        1 for c, ds in by_cell.items() if c in step_of and any(d.line == 0 for d in ds))
+    lines.append(f"{len([d for d in plan.dropped if d.line])} statement(s) dropped; {kept} step cell(s) kept.")
+    return lines

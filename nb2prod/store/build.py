@@ -56,6 +56,7 @@ class BuildRow:
     version: str | None
     status: str  # new, updated, unchanged | current, stale: <reason>
     inferred: tuple[str, ...] = ()  # what inference tagged (a notebook with no step tags)
+    dropped: tuple[str, ...] = ()  # what the exported code leaves out, one line each (slicing)
 
 
 @dataclass
@@ -229,6 +230,7 @@ def _built_from_same_file(path: Path, out_dir: Path, root: Path | None) -> Build
         version=version,
         status="unchanged",
         inferred=tuple(manifest.get("inferred", [])),
+        dropped=tuple(manifest.get("dropped", [])),
     )
 
 
@@ -292,6 +294,7 @@ def build(
                     version=version,
                     status=status,
                     inferred=plan.inferred,
+                    dropped=tuple(d.describe() for d in plan.dropped),
                 )
             )
         report.warnings[:0] = judge_hints(hints, strict=strict)  # strict: raises, nothing written

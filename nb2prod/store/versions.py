@@ -282,6 +282,7 @@ def build_manifest(
         "data_files": list(data_files or []),
         **_serving_manifest(plan),
         **({"inferred": list(plan.inferred)} if plan.inferred else {}),
+        **({"dropped": [d.describe() for d in plan.dropped]} if plan.dropped else {}),
     }
 
 

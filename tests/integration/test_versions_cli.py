@@ -183,8 +183,9 @@ def test_manifest_records_data_files_read_relative_to_the_notebook(tmp_path):
     (folder / "data" / "train.csv").write_text("x\n1\n2\n")
     notebook = write_notebook(folder, [
         ("import pandas as pd\nfrom sklearn.linear_model import LinearRegression", ["imports"]),
-        ("df = pd.read_csv('data/train.csv')\nold = pd.read_csv('data/gone.csv')", ["step:load"]),
-        ("total = int(df['x'].sum())", ["step:sum", "parity:total"]),
+        # `keep`: nothing needs `old`, and the slice would drop its read (issue 15)
+        ("df = pd.read_csv('data/train.csv')\nold = pd.read_csv('data/gone.csv')", ["step:load", "keep"]),
+        ("total = int(df['x'].sum()) + len(LinearRegression().get_params())", ["step:sum", "parity:total"]),
     ], name="lineage.ipynb")
     result = shell("build", notebook, "--out", tmp_path / "gen", cwd=tmp_path)
     assert result.returncode == 0, result.stderr

@@ -68,11 +68,12 @@ def test_plan_reads_covers_imports_functions_and_steps(tmp_path):
     nb = write_notebook(tmp_path, [
         ("import pandas as pd\nLOOKUP = open('lookup.txt').read()", ["imports"]),
         ("def load():\n    return pd.read_csv('f.csv')", ["functions"]),
-        ("df = load()\nextra = pd.read_parquet('s.parquet')", ["step:load", "parity:df"]),
+        ("df = load()\nextra = pd.read_parquet('s.parquet')", ["step:load", "parity:df", "keep"]),
     ])
     reads = plan_reads(analyse(load_notebook(nb, root=tmp_path)))
+    # an imports cell's definition goes to the functions part; `keep` keeps the unused `extra`
     assert [(r.path, r.where) for r in reads] == [
-        ("lookup.txt", "imports"), ("f.csv", "functions"), ("s.parquet", "step 'load', cell 2")]
+        ("lookup.txt", "functions"), ("f.csv", "functions"), ("s.parquet", "step 'load', cell 2")]
 
 
 def test_data_files_resolve_against_the_notebook_folder(tmp_path):
@@ -87,7 +88,7 @@ def test_data_files_resolve_against_the_notebook_folder(tmp_path):
         ("df = pd.read_csv('data/x.csv')\nagain = pd.read_csv('data/x.csv')\n"
          "parts = pd.read_parquet('data/parts')\nghost = pd.read_csv('data/ghost.csv')\n"
          "g = open('data/g*.txt').read()\nweb = pd.read_csv('https://example.org/a.csv')",
-         ["step:load", "parity:df"]),
+         ["step:load", "parity:df", "keep"]),
     ])
     entries, warnings = data_files(analyse(load_notebook(nb, root=tmp_path)), root=tmp_path)
     by_path = {e["path"]: e for e in entries}

@@ -35,9 +35,9 @@ def test_payload_is_the_inference_inputs_that_are_neither_models_nor_parameters(
         DATA,
         ("model = Ridge(alpha=alpha).fit(X_train, y_train)", ["step:train", "model:model"]),
         ("y_pred = model.predict(X_test)\nabove = y_pred > threshold", ["step:predict", "inference",
-                                                                          "parity:y_pred"]),
+                                                                          "parity:y_pred", "keep"]),
         ("r2 = r2_score(y_test, y_pred)", ["step:evaluate", "metric:r2"]),
-    ])
+    ])  # `keep`: `above` feeds no target, and the slice would drop it (and threshold with it)
     inference = plan.inference
     assert inference is not None
     assert inference.steps == ("predict",)

@@ -1,0 +1,386 @@
+"""Export what the targets need: a backward slice over the steps' statements.
+
+A step keeps a statement when something the pipeline must produce depends on it: a parity, metric
+or ``model:`` target (which also covers the serving path, whose outputs are parity targets), a later
+step, a file the code writes, a change to module state (seeding, ``warnings``, ``pd.set_option``), or
+a cell tagged ``keep``. (A notebook with no target at all keeps every value its steps leave.)
+Everything else goes: dead stores, discarded results, display-only
+expressions and plotting calls; a cell left with nothing goes with its comments.
+
+The analysis goes by names (:mod:`nb2prod.analyse.names`), so it is conservative where Python is
+dynamic. A call of an unknown function may change every object passed to it; an object built from
+another (``opt = SGD(model.parameters())``) may share it, so changing one may change the other; a
+``with`` block, ``global``, ``exec``, ``assert`` and ``raise`` always stay; and when the notebook
+seeds the global random generator, a statement that may draw from it stays, so later draws match.
+Each dropped statement is reported with its reason (``nb2prod build --explain``).
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+from nb2prod.analyse.dataflow import MODULE_ROLES, CellCode
+from nb2prod.analyse.effects import (
+    ARG_MUTATORS,
+    DYNAMIC_CALLS,
+    GLOBAL_SEEDS,
+    PURE_BUILTINS,
+    PURE_MODULE_FUNCTIONS,
+    PURE_NAME,
+    RNG_CALL,
+    WRITE_METHOD,
+    WRITE_METHODS,
+    callee,
+    dotted,
+    draws_from_module,
+    stochastic,
+)
+from nb2prod.analyse.lineage import PathResolver, mentions_files
+from nb2prod.analyse.methods import NON_MUTATING_METHODS
+from nb2prod.analyse.names import (
+    BUILTINS,
+    global_effects,
+    is_display_only,
+    printed_names,
+    root_name,
+    statement_events,
+)
+from nb2prod.analyse.plotting import is_plotting
+from nb2prod.read.magics import tree_nodes
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """One statement (or a whole cell) left out of the exported code, and why."""
+
+    cell: int
+    line: int  # 1-based inside the cell; 0 for a whole cell
+    code: str  # the statement's first line, shortened
+    reason: str
+
+    def describe(self) -> str:
+        where = f"cell {self.cell}" + (f" line {self.line}" if self.line else "")
+        return f"{where}: {self.code} ({self.reason})" if self.code else f"{where}: {self.reason}"
+
+
+def slice_steps(parsed: list[CellCode], defaults: dict[str, object]) -> tuple[Dropped, ...]:
+    """Drop what no target, later step or side effect needs from the step cells, in place
+    (``kept``, ``hoist_candidates`` and ``drop_lines`` of each :class:`CellCode`); return what went."""
+    steps = [p for p in parsed if p.role == "step" and p.tree is not None]
+    dropped: list[Dropped] = [
+        Dropped(p.cell.index, s.lineno, _first_line(p, s), "shows a value")
+        for p in steps for s in p.tree.body if id(s) not in {id(k) for k in p.kept}  # type: ignore[union-attr]
+    ]
+    facts = _Facts(parsed, defaults)
+    live: set[str] = set()
+    if not any(p.cell.tags.parity or p.cell.tags.metrics or p.cell.tags.models or p.role == "metrics"
+               for p in parsed):
+        # no target says what the pipeline is for: every value a step leaves behind may be it, so
+        # only what binds nothing goes (discarded results, display, plots)
+        live = {n for p in steps for s in p.kept for n in facts.info[id(s)].writes}
+    keep_ids: set[int] = set()
+    reasons: dict[int, str] = {}
+    unused: list[tuple[CellCode, ast.stmt]] = []
+    for p in reversed([p for p in parsed if p.role in ("step", "metrics") and p.tree is not None]):
+        if p.role == "metrics":
+            live |= set(printed_names(p.tree))  # type: ignore[arg-type]
+            continue
+        tags = p.cell.tags
+        live |= {*tags.parity, *tags.metrics, *tags.models}
+        for stmt in reversed(p.kept):
+            info = facts.info[id(stmt)]
+            if isinstance(stmt, ast.Delete) and not getattr(tags, "keep", False):
+                continue  # decided below, once we know whether what it deletes stays
+            needed = (info.writes | info.changes) & live
+            if getattr(tags, "keep", False) or (info.seed and not info.plot) or needed:
+                keep_ids.add(id(stmt))
+                if not info.writes & live and _rebinds_names_only(stmt):
+                    unused.append((p, stmt))  # kept for what it changes: its result is not needed
+                live -= info.strong_writes
+                live |= info.reads | info.changes
+            else:
+                reasons[id(stmt)] = info.reason
+    _drop_unused_results(unused)
+    rewritten = {id(s) for _, s in unused}
+    defined = {
+        n for p in steps for s in p.kept if id(s) in keep_ids and id(s) not in rewritten
+        for n in facts.info[id(s)].writes
+    }
+    defined |= set(defaults) | facts.module_names
+    for p in steps:
+        for stmt in p.kept:
+            if isinstance(stmt, ast.Delete) and id(stmt) not in keep_ids:
+                if facts.info[id(stmt)].writes <= defined or getattr(p.cell.tags, "keep", False):
+                    keep_ids.add(id(stmt))
+                else:
+                    reasons[id(stmt)] = "deletes a name the exported code no longer defines"
+    for p in steps:
+        gone = [s for s in p.kept if id(s) not in keep_ids]
+        if not gone:
+            continue
+        p.kept = [s for s in p.kept if id(s) in keep_ids]
+        p.hoist_candidates = [s for s in p.hoist_candidates if id(s) in keep_ids]
+        for stmt in gone:
+            p.drop_lines |= _lines_with_comments(p, stmt)
+            dropped.append(Dropped(p.cell.index, stmt.lineno, _first_line(p, stmt), reasons[id(stmt)]))
+    for p in steps:
+        if not p.kept and p.code.strip():
+            p.drop_lines |= set(range(1, len(p.code.splitlines()) + 1))
+            dropped.append(Dropped(p.cell.index, 0, "", "nothing left: the cell goes, comments too"))
+    return tuple(sorted(dropped, key=lambda d: (d.cell, d.line == 0, d.line)))
+
+
+@dataclass
+class _Info:
+    reads: set[str]
+    writes: set[str]  # names the statement (re)binds or changes through an item or attribute
+    strong_writes: set[str]  # names it surely rebinds: the value before it is not needed
+    changes: set[str]  # names it may change in place (methods, unknown calls, shared objects)
+    seed: bool  # always kept: a side effect the names do not show
+    plot: bool
+    reason: str  # why it goes, when nothing needs it
+
+
+class _Facts:
+    """What each step statement reads, writes, may change, and whether it has effects of its own."""
+
+    def __init__(self, parsed: list[CellCode], defaults: dict[str, object]) -> None:
+        self.module_names: set[str] = set()  # names imports bind anywhere: modules, not data
+        module_reads: set[str] = set()
+        effects: dict[str, tuple[tuple[str, bool], ...]] = {}
+        for p in parsed:
+            if p.tree is None:
+                continue
+            for node in tree_nodes(p.tree):
+                if isinstance(node, ast.Import | ast.ImportFrom):
+                    self.module_names.update(a.asname or a.name.split(".")[0] for a in node.names)
+                elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and p.role != "skip":
+                    if found := global_effects(node):
+                        effects[node.name] = found
+                elif p.role in MODULE_ROLES and isinstance(node, ast.Name):
+                    module_reads.add(node.id)
+        seeded = any(
+            isinstance(n, ast.Call) and GLOBAL_SEEDS.search(dotted(n.func) or "")
+            for p in parsed if p.tree is not None and p.role != "skip" for n in tree_nodes(p.tree)
+        )
+        self.info: dict[int, _Info] = {}
+        self.stochastic: set[str] = set()  # objects that draw from the global generator when used
+        aliases: dict[str, set[str]] = {}
+        paths = PathResolver(defaults)
+        figures: set[str] = set()
+        for p in parsed:
+            if p.role != "step" or p.tree is None:
+                continue
+            files = mentions_files(p.code)
+            for stmt in p.kept:
+                plot = is_plotting(stmt, figures)
+                info = self._facts(stmt, effects, aliases, plot, seeded, defaults)
+                if files and not plot and paths.files(stmt)[1]:
+                    info.seed = True  # a file the lineage records
+                if isinstance(stmt, ast.Import | ast.ImportFrom) and (
+                    info.writes & module_reads or _side_effect_import(stmt)
+                ):
+                    info.seed = True
+                paths.learn(stmt)
+                self.info[id(stmt)] = info
+
+    def _facts(self, stmt: ast.stmt, effects: dict, aliases: dict[str, set[str]], plot: bool,
+               seeded: bool, defaults: dict[str, object]) -> _Info:
+        events = statement_events(stmt, effects)
+        reads = {e.name for e in events if e.kind in ("read", "keep")}
+        writes = {e.name for e in events if e.kind in ("write", "del")}
+        maybe = {e.name for e in events if e.kind == "keep"}
+        changes = {e.name for e in events if e.kind == "mutate"} - self.module_names
+        seed = bool(
+            writes & self.module_names and not isinstance(stmt, ast.Import | ast.ImportFrom)
+        )  # `pd.options.display.max_rows = 10`; `np.random.seed(0)` is a bare call, below
+        calls = [n for n in tree_nodes(stmt) if isinstance(n, ast.Call)]
+        for call in calls:
+            kind, touched = self._call(call)
+            changes |= touched
+            if kind == "dynamic":
+                seed = True
+            if seeded and RNG_CALL.search(callee(call)) and not plot:
+                seed = True  # the global generator is seeded: later draws depend on this one
+        if isinstance(stmt, ast.Expr) and calls and not plot:
+            seed = seed or self._bare_call_matters(stmt.value)
+        elif not plot and not isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            shown: set[str] = set()
+            seed = seed or any(  # `for f in files: os.remove(f)`
+                self._bare_call_matters(n.value) and not is_plotting(n, shown)
+                for n in _body_statements(stmt) if isinstance(n, ast.Expr)
+            )
+        if isinstance(stmt, ast.Global | ast.Nonlocal | ast.With | ast.AsyncWith | ast.Assert | ast.Raise):
+            seed = True
+        if any(isinstance(n, ast.Global | ast.Nonlocal) for n in tree_nodes(stmt)) and not isinstance(
+            stmt, ast.FunctionDef | ast.AsyncFunctionDef
+        ):
+            seed = True
+        for loop in (n for n in tree_nodes(stmt) if isinstance(n, ast.For | ast.AsyncFor)):
+            held = {r for r in _value_roots(loop.iter) if r not in defaults and r not in self.module_names}
+            for target in (t for t in ast.walk(loop.target) if isinstance(t, ast.Name)):
+                aliases[target.id] = held  # `for dataset in combine:` changes what combine holds
+        changes |= {  # `dataset["Title"] = ...`: a change in place, not a new value
+            r for n in tree_nodes(stmt) if isinstance(n, ast.Subscript | ast.Attribute)
+            and isinstance(n.ctx, ast.Store) and (r := root_name(n))
+        } - self.module_names
+        if not plot and (reads & self.stochastic or any(draws_from_module(c, self.module_names) for c in calls)):
+            seed = True  # `nb2prod test --seed` seeds the global generators: every draw counts
+        shared = set()
+        for name in list(changes):  # a change to an object may change what it was built from
+            shared |= _closure(name, aliases)
+        changes |= shared - self.module_names
+        strong = {n for n in writes if n not in maybe and n not in changes} - reads
+        if isinstance(stmt, ast.Assign | ast.AnnAssign) and getattr(stmt, "value", None) is not None:
+            value = stmt.value
+            built_from = {r for r in _value_roots(value) if r not in defaults and r not in self.module_names}
+            for name in writes:
+                aliases[name] = built_from - {name}
+            if isinstance(value, ast.Call) and stochastic(value):
+                self.stochastic |= {n for n in writes if n not in reads}
+        return _Info(reads, writes, strong, changes, seed, plot, _reason(stmt, writes, plot))
+
+    def _call(self, call: ast.Call) -> tuple[str, set[str]]:
+        """("pure" | "unknown" | "dynamic", the names the call may change besides its receiver)."""
+        func = call.func
+        args = [*call.args, *[k.value for k in call.keywords]]
+        roots = {r for a in args if (r := root_name(a.value if isinstance(a, ast.Starred) else a))}
+        if isinstance(func, ast.Name):
+            if func.id in DYNAMIC_CALLS:
+                return "dynamic", roots
+            if func.id in PURE_BUILTINS or PURE_NAME.search(func.id):
+                return "pure", set()
+            if func.id in self.module_names:  # an imported function or class
+                return "unknown", roots if func.id[:1].islower() else set()
+            return "unknown", roots | {func.id} - BUILTINS  # a notebook object or function
+        if isinstance(func, ast.Attribute):
+            root = root_name(func)
+            if root in self.module_names:
+                mutates = func.attr in ARG_MUTATORS or ".init." in f".{dotted(func) or ''}."
+                return "unknown", roots if mutates else set()
+        return "pure", set()
+
+    def _bare_call_matters(self, value: ast.expr) -> bool:
+        """A call whose result is thrown away is kept when it may act on the world."""
+        if not isinstance(value, ast.Call):
+            return any(isinstance(n, ast.Call) and self._bare_call_matters(n) for n in ast.walk(value)
+                       if n is not value)
+        func = value.func
+        if isinstance(func, ast.Name):
+            return not (func.id in PURE_BUILTINS or PURE_NAME.search(func.id))
+        if isinstance(func, ast.Attribute):
+            if func.attr in WRITE_METHODS or WRITE_METHOD.match(func.attr):
+                return True
+            if root_name(func) in self.module_names:  # np.random.seed(0), os.makedirs(...)
+                return not (func.attr in NON_MUTATING_METHODS or PURE_NAME.search(func.attr)
+                            or func.attr in PURE_MODULE_FUNCTIONS
+                            or func.attr.startswith(("read_", "load_")))
+        return False
+
+
+def _rebinds_names_only(stmt: ast.stmt) -> bool:
+    """``x = call(...)`` or ``a, b = call(...)``, the value starting on the statement's line."""
+    if not isinstance(stmt, ast.Assign) or not isinstance(stmt.value, ast.Call):
+        return False
+    names = [n for t in stmt.targets for n in ast.walk(t)]
+    plain = all(isinstance(n, ast.Name | ast.Tuple | ast.List | ast.Store) for n in names)
+    return plain and stmt.value.lineno == stmt.lineno
+
+
+def _drop_unused_results(unused: list[tuple[CellCode, ast.stmt]]) -> None:
+    """``housing_prepared = prep.fit_transform(X)`` kept only because it fits ``prep``: the call
+    stays, the name nobody reads goes (line numbers stay, so the cell's tree still fits)."""
+    for p, stmt in unused:
+        lines = p.code.splitlines()
+        line = lines[stmt.lineno - 1]
+        lines[stmt.lineno - 1] = line[: stmt.col_offset] + line[stmt.value.col_offset :]  # type: ignore[attr-defined]
+        p.code = "\n".join(lines) + ("\n" if p.code.endswith("\n") else "")
+
+
+def _reason(stmt: ast.stmt, writes: set[str], plot: bool) -> str:
+    if plot:
+        return "plotting"
+    if isinstance(stmt, ast.Import | ast.ImportFrom):
+        return "import no exported code uses"
+    if isinstance(stmt, ast.Expr):
+        if is_display_only(stmt):
+            return "shows a value"
+        call = stmt.value
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id in ("print", "display"):
+            return "only prints"
+        return "result not used"
+    if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return f"{stmt.name!r} is never used"
+    names = ", ".join(sorted(writes)) or "nothing"
+    return f"dead store: {names} not used by any target or later step"
+
+
+def _closure(name: str, aliases: dict[str, set[str]]) -> set[str]:
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        for other in aliases.get(todo.pop(), ()):
+            if other not in seen:
+                seen.add(other)
+                todo.append(other)
+    return seen
+
+
+def _value_roots(value: ast.expr) -> set[str]:
+    """Objects a value may hold a reference to: none for a literal, arithmetic or a method that
+    returns a new object (``model.predict(X)``, ``df.copy()``)."""
+    if isinstance(value, ast.Constant | ast.BinOp | ast.UnaryOp | ast.Compare | ast.BoolOp | ast.JoinedStr):
+        return set()
+    if isinstance(value, ast.Call):
+        func = value.func
+        if isinstance(func, ast.Attribute) and func.attr in NON_MUTATING_METHODS:
+            return set()
+        if isinstance(func, ast.Name) and (func.id in PURE_BUILTINS or PURE_NAME.search(func.id)):
+            return set()
+    return {n.id for n in ast.walk(value) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def _body_statements(stmt: ast.stmt) -> list[ast.stmt]:
+    """The statements nested in a compound statement that run with it (not inside a def)."""
+    found: list[ast.stmt] = []
+    todo = [stmt]
+    while todo:
+        node = todo.pop()
+        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+            for child in getattr(node, field, []) or []:
+                if isinstance(child, ast.stmt) and not isinstance(
+                    child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+                ):
+                    found.append(child)
+                    todo.append(child)
+                elif isinstance(child, ast.excepthandler | ast.match_case):
+                    todo.append(child)  # type: ignore[arg-type]
+    return found
+
+
+def _side_effect_import(stmt: ast.Import | ast.ImportFrom) -> bool:
+    """``from sklearn.experimental import enable_iterative_imputer`` works by being imported."""
+    modules = [stmt.module or ""] if isinstance(stmt, ast.ImportFrom) else [a.name for a in stmt.names]
+    names = [a.name for a in stmt.names]
+    return any("experimental" in m or m == "__future__" for m in modules) or any(
+        n.startswith("enable_") for n in names
+    )
+
+
+def _first_line(p: CellCode, stmt: ast.stmt) -> str:
+    line = p.code.splitlines()[stmt.lineno - 1].strip() if stmt.lineno <= len(p.code.splitlines()) else ""
+    more = (stmt.end_lineno or stmt.lineno) > stmt.lineno
+    text = line if len(line) <= 60 else line[:57] + "..."
+    return f"`{text}{' ...' if more and len(text) < 60 else ''}`"
+
+
+def _lines_with_comments(p: CellCode, stmt: ast.stmt) -> set[int]:
+    """The statement's lines and the comment lines right above it (they describe it)."""
+    lines = p.code.splitlines()
+    found = set(range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1))
+    above = stmt.lineno - 1
+    while above >= 1 and lines[above - 1].lstrip().startswith("#") and above not in p.drop_lines:
+        found.add(above)
+        above -= 1
+    return found
