@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 from nb2prod.errors import AnalysisError
 
 if TYPE_CHECKING:
-    from nb2prod.analyse.dataflow import CellCode, DataFlow
+    from nb2prod.analyse.cells import CellCode, FlowState
 
 
-def check_use(flow: DataFlow, p: CellCode, stmt: ast.stmt, name: str, line: int) -> None:
+def check_use(flow: FlowState, p: CellCode, stmt: ast.stmt, name: str, line: int) -> None:
     """A function that declares ``global x`` for a step's ``x`` can only run inside a step: one of
     its own cells' step, or (a ``functions`` cell's) any step, which then hosts a copy."""
     home, node = flow.global_functions[name]
@@ -43,7 +43,7 @@ def check_use(flow: DataFlow, p: CellCode, stmt: ast.stmt, name: str, line: int)
     )
 
 
-def closure_prelude(flow: DataFlow, parsed: list[CellCode], step: str, cells: list[CellCode]) -> str:
+def closure_prelude(flow: FlowState, parsed: list[CellCode], step: str, cells: list[CellCode]) -> str:
     """What a step needs before its cells when it hosts functions that declare ``global``: the
     names made its own (``x: object``), then copies of the ``functions`` cells' such functions."""
     hosted = list(flow.relocated.get(step, {}))
@@ -63,7 +63,7 @@ def closure_prelude(flow: DataFlow, parsed: list[CellCode], step: str, cells: li
     return "\n\n".join(parts) + "\n\n"
 
 
-def nonlocal_lines(flow: DataFlow, p: CellCode, only: ast.AST | None = None) -> dict[int, str]:
+def nonlocal_lines(flow: FlowState, p: CellCode, only: ast.AST | None = None) -> dict[int, str]:
     """Line -> rewritten line: ``global x`` becomes ``nonlocal x`` in the cell's functions that
     declare a step's ``x`` (module-level names stay ``global``)."""
     out: dict[int, str] = {}
@@ -94,7 +94,7 @@ def nonlocal_lines(flow: DataFlow, p: CellCode, only: ast.AST | None = None) -> 
     return out
 
 
-def relocated_lines(flow: DataFlow, p: CellCode, relocated: set[str]) -> set[int]:
+def relocated_lines(flow: FlowState, p: CellCode, relocated: set[str]) -> set[int]:
     """The lines of a ``functions`` cell's functions that live in the steps calling them instead."""
     lines: set[int] = set()
     for function in relocated:

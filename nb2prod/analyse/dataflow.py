@@ -18,39 +18,18 @@ from __future__ import annotations
 import ast
 import difflib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from nb2prod.analyse import closures, hidden
+from nb2prod.analyse.cells import MODULE_ROLES, CellCode
 from nb2prod.analyse.lineage import PathResolver, mentions_files
 from nb2prod.analyse.names import BUILTINS, global_effects, printed_names, statement_events
 from nb2prod.analyse.plan import Target
 from nb2prod.errors import AnalysisError, TagError
-from nb2prod.read.notebook import Cell, SourceNotebook
+from nb2prod.read.notebook import SourceNotebook
 
 #: Names the generated module defines itself; notebook code may not take them at module level.
 RESERVED = frozenset({"run", "main", "PARAMETERS", "_parse_value"})
-MODULE_ROLES = ("imports", "functions")
-
-
-@dataclass
-class CellCode:
-    """One cell after masking and parsing: its role, tree, and what stays where."""
-
-    cell: Cell
-    role: str  # "step", "parameters", "imports", "functions", "skip", "unexported", "metrics"
-    step: str | None
-    tree: ast.Module | None
-    code: str  # masked code
-    kept: list[ast.stmt] = field(default_factory=list)  # statements that stay in place
-    hoisted: list[str] = field(default_factory=list)  # import statements moved to the header
-    drop_lines: set[int] = field(default_factory=set)
-    hoist_candidates: list[ast.stmt] = field(default_factory=list)  # a step's top-level imports
-    hoisted_ids: set[int] = field(default_factory=set)  # id() of the statements in `hoisted`
-    writes_file: str | None = None  # `%%writefile PATH`: the file the cell writes
-    lent_writes: list[tuple[int, str]] = field(default_factory=list)  # skipped module writes it needs
-
-    def is_hoisted(self, stmt: ast.stmt) -> bool:
-        return id(stmt) in self.hoisted_ids
 
 
 @dataclass

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 from nb2prod.analyse.names import Event, statement_events
 
 if TYPE_CHECKING:
-    from nb2prod.analyse.dataflow import CellCode, DataFlow
+    from nb2prod.analyse.cells import CellCode, FlowState
 
 
-def hidden_statement(flow: DataFlow, p: CellCode, stmt: ast.stmt, events: list[Event]) -> None:
+def hidden_statement(flow: FlowState, p: CellCode, stmt: ast.stmt, events: list[Event]) -> None:
     """A skipped or unexported statement: its definitions are hidden; its imports may be lent."""
     source = None
     if isinstance(stmt, ast.Import | ast.ImportFrom) and not any(a.name == "*" for a in stmt.names):
@@ -31,7 +31,7 @@ def hidden_statement(flow: DataFlow, p: CellCode, stmt: ast.stmt, events: list[E
         flow._event(p, event.kind, event.name, event.line, module=False)
 
 
-def borrow(flow: DataFlow, name: str, reader: str) -> bool:
+def borrow(flow: FlowState, name: str, reader: str) -> bool:
     """Lend the header the hidden import that binds ``name``, unless it imports a module some
     cell of the notebook writes (the header would then fail to import in a fresh folder)."""
     cell, source, stmt = flow.hidden_imports[name]

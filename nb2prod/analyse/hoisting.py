@@ -16,7 +16,7 @@ import functools
 import sys
 from pathlib import Path
 
-from nb2prod.analyse.dataflow import MODULE_ROLES, CellCode
+from nb2prod.analyse.cells import MODULE_ROLES, CellCode
 from nb2prod.analyse.lineage import PathResolver, mentions_files
 from nb2prod.analyse.names import statement_events
 

@@ -13,7 +13,7 @@ import ast
 import dataclasses
 from dataclasses import dataclass
 
-from nb2prod.analyse.dataflow import MODULE_ROLES, CellCode
+from nb2prod.analyse.cells import MODULE_ROLES, CellCode
 from nb2prod.analyse.names import root_name, statement_events
 from nb2prod.analyse.plan import Inference, MetricFunction, Plan, Step
 from nb2prod.errors import AnalysisError, TagError

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 import re
 
-from nb2prod.analyse.dataflow import CellCode
+from nb2prod.analyse.cells import CellCode
 from nb2prod.analyse.names import is_display_only, root_name
 from nb2prod.analyse.plotting import PLOT_MODULES, is_plotting
 from nb2prod.analyse.slicing import Dropped, _first_line, _side_effect_import

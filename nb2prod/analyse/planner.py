@@ -18,8 +18,9 @@ import re
 import unicodedata
 from pathlib import Path
 
+from nb2prod.analyse.cells import MODULE_ROLES, CellCode
 from nb2prod.analyse.closures import closure_prelude, nonlocal_lines, relocated_lines
-from nb2prod.analyse.dataflow import MODULE_ROLES, RESERVED, CellCode, DataFlow
+from nb2prod.analyse.dataflow import RESERVED, DataFlow
 from nb2prod.analyse.hoisting import decide_hoisting
 from nb2prod.analyse.inference import serving_names, with_inference
 from nb2prod.analyse.module_code import imported_modules, prune_header, split_module_cells

@@ -20,7 +20,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from nb2prod.analyse.dataflow import MODULE_ROLES, CellCode
+from nb2prod.analyse.cells import MODULE_ROLES, CellCode
 from nb2prod.analyse.effects import (
     ARG_MUTATORS,
     DYNAMIC_CALLS,
