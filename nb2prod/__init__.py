@@ -8,9 +8,9 @@ The public API is small and imports nothing heavy; papermill, nbconvert, black a
 inside the functions that need them.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 #: Version of the generated-code layout; stamped into every pipeline.py and manifest.json.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 __all__ = ["FORMAT_VERSION", "__version__"]

@@ -1,0 +1,5 @@
+"""diabetes_regression v3."""
+
+from .pipeline import PARAMETERS, main, run
+
+__all__ = ["PARAMETERS", "main", "run"]

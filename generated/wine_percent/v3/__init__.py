@@ -1,0 +1,5 @@
+"""wine_percent v3."""
+
+from .pipeline import PARAMETERS, main, run
+
+__all__ = ["PARAMETERS", "main", "run"]
