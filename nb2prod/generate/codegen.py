@@ -7,6 +7,8 @@ them in order, and ``main()`` for ``python -m``. Generated code never imports nb
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from nb2prod import FORMAT_VERSION, __version__
 from nb2prod.analyse.plan import Parameter, Plan, Step
 from nb2prod.errors import AnalysisError
@@ -284,3 +286,15 @@ def _serving_functions(plan: Plan) -> list[str]:
     from nb2prod.generate.fit_predict import serving_functions
 
     return serving_functions(plan)
+
+
+def cell_of_line(pipeline: Path, line: int) -> int | None:
+    """The notebook cell a line of a generated ``pipeline.py`` came from (the ``# cell N`` marks
+    :func:`generate_source` writes above each cell's code); None outside a step."""
+    for text in reversed(pipeline.read_text(encoding="utf-8").splitlines()[:line]):
+        stripped = text.strip()
+        if stripped.startswith("# cell ") and stripped[7:].isdigit():
+            return int(stripped[7:])
+        if text.startswith("def "):
+            return None
+    return None

@@ -323,14 +323,9 @@ def _locate_in_notebook(err: ExecutionError, job: ParityJob) -> ExecutionError:
     pipeline = job.out_dir / job.name / job.version / "pipeline.py"
     cell = None
     if err.line is not None and pipeline.is_file():
-        lines = pipeline.read_text(encoding="utf-8").splitlines()[: err.line]
-        for text in reversed(lines):
-            stripped = text.strip()
-            if stripped.startswith("# cell ") and stripped[7:].isdigit():
-                cell = int(stripped[7:])
-                break
-            if text.startswith("def "):
-                break
+        from nb2prod.generate.codegen import cell_of_line
+
+        cell = cell_of_line(pipeline, err.line)
     where = f"{job.out_dir.name}/{job.name}/{job.version}/pipeline.py, line {err.line}"
     return ExecutionError(
         f"{err.reason} (at {where}" + (f", generated from notebook cell {cell})" if cell is not None else ")"),

@@ -186,7 +186,7 @@ def _point_package_at(package: Path, version: str) -> None:
     for filename, text in stale.items():
         _replace_atomically(package / filename, text)
     (package / SWITCH_NAME).unlink(missing_ok=True)
-    _fsync_dir(package)
+    fsync_dir(package)
 
 
 def _read_or_none(path: Path) -> str | None:
@@ -227,7 +227,7 @@ def _write_if_missing(path: Path, text: str) -> None:
         _replace_atomically(path, text)
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

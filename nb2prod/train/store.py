@@ -23,6 +23,7 @@ from typing import Any
 
 from nb2prod._hashing import sha256_file
 from nb2prod.errors import ArtefactTampered, ModelError
+from nb2prod.store.versions import fsync_dir
 
 MODEL_ID = re.compile(r"^m\d{8}T\d{6}-[0-9a-f]{6}$")
 PRODUCTION = "PRODUCTION"
@@ -172,7 +173,7 @@ class ModelStore:
             before = self.production_id(name)
             if promote:
                 write_pointer(package / PRODUCTION, model_id)
-            _fsync_dir(package)
+            fsync_dir(package)
         return before
 
 
@@ -347,12 +348,4 @@ def _sync(folder: Path) -> None:
     for path in folder.iterdir():
         with path.open("rb") as fh:
             os.fsync(fh.fileno())
-    _fsync_dir(folder)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_dir(folder)

@@ -152,15 +152,11 @@ def _production_card(store: ModelStore, name: str) -> dict[str, Any] | None:
 
 def _in_notebook(err: ExecutionError, pipeline: Path, shown: str) -> ExecutionError:
     """A pipeline.py line as the notebook cell it came from (the ``# cell N`` marks)."""
+    from nb2prod.generate.codegen import cell_of_line
+
     cell = None
     if err.line is not None and pipeline.is_file() and Path(err.path or "").resolve() == pipeline.resolve():
-        for text in reversed(pipeline.read_text(encoding="utf-8").splitlines()[: err.line]):
-            stripped = text.strip()
-            if stripped.startswith("# cell ") and stripped[7:].isdigit():
-                cell = int(stripped[7:])
-                break
-            if text.startswith("def "):
-                break
+        cell = cell_of_line(pipeline, err.line)
     if cell is None:
         return err
     return ExecutionError(
