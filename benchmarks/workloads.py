@@ -72,7 +72,7 @@ class Project:
 
 
 NB2PROD = _tool("nb2prod", "nb2prod")
-PIECES_FILE = "black-pieces-v1.json"  # nb2prod.generate._format._PIECES_FILE
+PIECES_FILE = "black-pieces-v1.json"  # nb2prod.generate._piece_store._PIECES_FILE
 
 
 def _user_cache() -> Path:

@@ -28,8 +28,10 @@ from __future__ import annotations
 import ast
 import functools
 import re
-import sys
 from typing import Any
+
+from nb2prod.generate._black_features import _newer_syntax
+from nb2prod.generate._piece_store import _fresh_pieces, _piece_key, _stored_pieces
 
 _PLACEHOLDER = "Q"
 _LINE_LENGTH = 88  # black's default, which format_str(mode=black.Mode()) uses
@@ -401,135 +403,3 @@ def _format_piece(text: str, mark: str, mode: Any) -> str | None:
         return None
     _stored_pieces()[key] = _fresh_pieces[key] = formatted[: -len("\n\n\n" + mark)]
     return _stored_pieces()[key]
-
-
-def _piece_key(text: str, mode: Any) -> str:
-    """Keyed like black's own cache: black's version, the mode's cache key, the text's hash."""
-    import hashlib
-
-    import black
-
-    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-    return f"{black.__version__}:{mode.get_cache_key()}:{digest}"
-
-
-_PIECES_FILE = "black-pieces-v1.json"
-_PIECES_KEPT = 4000  # ~1-3 KB each; the oldest go first
-_fresh_pieces: dict[str, str] = {}
-
-
-@functools.cache
-def _stored_pieces() -> dict[str, Any]:
-    """The layouts on disk, read once a process (a worker reads them before its first notebook)."""
-    from nb2prod._cache import read_json
-
-    known = read_json(_PIECES_FILE)
-    return known if isinstance(known, dict) else {}
-
-
-def warm_pieces() -> None:
-    """Read the remembered layouts now (a build's workers do, before their first notebook)."""
-    _stored_pieces()
-
-
-def take_fresh_pieces() -> dict[str, str]:
-    """The layouts black made in this process since the last call (a worker hands them back)."""
-    fresh = dict(_fresh_pieces)
-    _fresh_pieces.clear()
-    return fresh
-
-
-def remember_pieces(fresh: dict[str, str]) -> None:
-    """Add ``fresh`` to the layouts on disk, in one write, keeping the newest ``_PIECES_KEPT``."""
-    from nb2prod._cache import read_json, write_json
-
-    if not fresh:
-        return
-    known = read_json(_PIECES_FILE)
-    known = known if isinstance(known, dict) else {}
-    for key in fresh:
-        known.pop(key, None)
-    known.update(fresh)
-    if len(known) > _PIECES_KEPT:
-        known = dict(list(known.items())[-_PIECES_KEPT:])
-    write_json(_PIECES_FILE, known)
-
-
-def _newer_syntax(text: str) -> str:
-    """What ``text`` may use of the syntax black ties to a Python newer than 3.6 (walrus, ``match``,
-    positional-only parameters, ``async``/``await``, ``f"{x=}"``, ...: black's ``Feature`` list
-    past ``TargetVersion.PY36``), which would change the versions black infers for the module.
-    ``"posonly"`` when positional-only parameters are all it found (nb2prod's own ``predict()``
-    has them), ``"other"`` for anything else, ``""`` for none. Errs towards ``"other"``, which only
-    costs the piece-by-piece saving."""
-    try:
-        tree = ast.parse(text)
-    except SyntaxError:
-        return "other"
-    found = ""
-    lines = text.splitlines()
-    for node in ast.walk(tree):
-        if isinstance(node, _NEWER_NODES):
-            return "other"
-        if isinstance(node, ast.ImportFrom) and node.module == "__future__":
-            return "other"
-        if isinstance(node, ast.arguments) and node.posonlyargs:
-            found = "posonly"
-        if isinstance(node, ast.comprehension) and node.is_async:
-            return "other"
-        if isinstance(node, ast.Return | ast.Yield) and _starred_tuple(node.value):
-            return "other"
-        if isinstance(node, ast.AnnAssign) and isinstance(node.value, ast.Tuple):
-            return "other"
-        if isinstance(node, ast.Subscript) and _starred_tuple(node.slice, bare=True):
-            return "other"
-        if isinstance(node, ast.arg) and isinstance(node.annotation, ast.Starred):
-            return "other"
-        if isinstance(node, ast.ListComp | ast.SetComp | ast.GeneratorExp) and isinstance(node.elt, ast.Starred):
-            return "other"
-        if isinstance(node, ast.DictComp) and node.key is None:
-            return "other"
-        if _UNPARENTHESIZED_EXCEPT and isinstance(node, ast.ExceptHandler) and isinstance(node.type, ast.Tuple):
-            return "other"  # 3.14 allows them unparenthesised; ast cannot tell
-        if isinstance(node, ast.FunctionDef | ast.ClassDef) and (
-            getattr(node, "type_params", None) or any(not _plain_decorator(d) for d in node.decorator_list)
-        ):
-            return "other"
-        if isinstance(node, ast.JoinedStr) and _may_be_debug_fstring(node, text):
-            return "other"
-        if isinstance(node, ast.With) and lines[node.lineno - 1][node.col_offset + 4 :].lstrip().startswith("("):
-            return "other"  # parenthesized context managers (or a parenthesized first item)
-    return found
-
-
-_UNPARENTHESIZED_EXCEPT = sys.version_info >= (3, 14)
-_NEWER_NODES = tuple(
-    getattr(ast, name)
-    for name in ("NamedExpr", "Match", "TryStar", "AsyncFunctionDef", "AsyncFor", "AsyncWith", "Await",
-                 "TypeAlias", "TemplateStr", "Interpolation")
-    if hasattr(ast, name)
-)
-
-
-def _starred_tuple(node: ast.AST | None, bare: bool = False) -> bool:
-    if bare and isinstance(node, ast.Starred):
-        return True
-    return isinstance(node, ast.Tuple) and any(isinstance(e, ast.Starred) for e in node.elts)
-
-
-def _plain_decorator(node: ast.expr) -> bool:
-    """A dotted name, or a call of one: what decorators were before 3.9's relaxed grammar."""
-    node = node.func if isinstance(node, ast.Call) else node
-    while isinstance(node, ast.Attribute):
-        node = node.value
-    return isinstance(node, ast.Name)
-
-
-def _may_be_debug_fstring(node: ast.JoinedStr, text: str) -> bool:
-    """``f"{x=}"``: an ``=`` right before a field's end (after spaces, a conversion, a format spec),
-    looked for in the f-string's own text (the positions of what is inside are not reliable)."""
-    segment = ast.get_source_segment(text, node)
-    return segment is None or _DEBUG_FIELD.search(segment) is not None
-
-
-_DEBUG_FIELD = re.compile(r"=\s*(?:![rsa])?\s*(?::[^{}]*)?\}")

@@ -160,7 +160,7 @@ def _work_on(
     reason = staleness(out_dir, plan, item.code_hash)
     if check or reason is None:
         return _Work(item, hints, reason)
-    from nb2prod.generate._format import take_fresh_pieces
+    from nb2prod.generate._piece_store import take_fresh_pieces
 
     data, warnings = data_files(plan, root)
     body = format_code(item.source, plan)
@@ -197,7 +197,7 @@ def _warm(notebooks: list[Path], check: bool) -> None:
 
     warm_cache()
     if not check:
-        from nb2prod.generate._format import warm_pieces
+        from nb2prod.generate._piece_store import warm_pieces
         from nb2prod.generate.codegen import warm_formatter
 
         warm_formatter({len(module_name(path)) for path in notebooks})
@@ -300,7 +300,7 @@ def build(
         report.warnings[:0] = judge_hints(hints, strict=strict)  # strict: raises, nothing written
         stager.commit()
     if layouts:  # one write for the whole build, by this process, once the build has passed
-        from nb2prod.generate._format import remember_pieces
+        from nb2prod.generate._piece_store import remember_pieces
 
         remember_pieces(layouts)
     return report

@@ -191,14 +191,14 @@ REAL = NOTEBOOKS.parent / "tests" / "fixtures" / "notebooks" / "real"
 @pytest.fixture
 def fresh_layouts(tmp_path, monkeypatch):
     """An empty on-disk cache and empty in-process layouts (as a new machine has), restored after."""
-    from nb2prod.generate import _format
+    from nb2prod.generate import _format, _piece_store
 
     monkeypatch.setenv("NB2PROD_CACHE_DIR", str(tmp_path / "cache"))
-    _format._stored_pieces.cache_clear()
-    _format.take_fresh_pieces()
+    _piece_store._stored_pieces.cache_clear()
+    _piece_store.take_fresh_pieces()
     yield _format
-    _format._stored_pieces.cache_clear()
-    _format.take_fresh_pieces()
+    _piece_store._stored_pieces.cache_clear()
+    _piece_store.take_fresh_pieces()
 
 
 def _real_items() -> list[Prepared]:
@@ -221,18 +221,20 @@ def test_real_shaped_modules_piece_by_piece_and_from_the_cache_are_what_black_wr
 
 
 def test_editing_one_cell_formats_one_piece_again_and_layouts_survive_the_process(fresh_layouts) -> None:
+    from nb2prod.generate import _piece_store
+
     _format = fresh_layouts
     item = next(i for i in _real_items() if i.plan.name == "kale_titanic")
     format_module(item.source, item.plan.name, _MAIN)
-    first = {k: v for k, v in _format.take_fresh_pieces().items() if not k.startswith("syntax:")}
+    first = {k: v for k, v in _piece_store.take_fresh_pieces().items() if not k.startswith("syntax:")}
     assert len(first) >= 5
-    _format.remember_pieces(first)
-    _format._stored_pieces.cache_clear()  # a new process reads them from disk
+    _piece_store.remember_pieces(first)
+    _piece_store._stored_pieces.cache_clear()  # a new process reads them from disk
     edited = item.source.replace("    train_df = pd.read_csv(TRAIN_PATH)\n", "    train_df = pd.read_csv(TRAIN_PATH )\n")
     edited = edited.replace('    "N_TREES": 60,', '    "N_TREES": 61,').replace("N_TREES = 60", "N_TREES = 61")
     assert edited != item.source
     assert format_module(edited, item.plan.name, _MAIN) == _black(edited)
-    again = {k for k in _format.take_fresh_pieces() if not k.startswith("syntax:")}
+    again = {k for k in _piece_store.take_fresh_pieces() if not k.startswith("syntax:")}
     assert len(again) == 1  # the edited step; the changed parameter value is laid out directly
 
 
@@ -249,7 +251,7 @@ NEWER = [
 
 @pytest.mark.parametrize(("code", "expected"), NEWER)
 def test_syntax_newer_than_python_3_6_is_seen(code: str, expected: str) -> None:
-    from nb2prod.generate._format import _newer_syntax
+    from nb2prod.generate._black_features import _newer_syntax
 
     assert _newer_syntax(code) == expected
 
