@@ -18,11 +18,16 @@ EXAMPLES = ROOT / "notebooks"
 
 def example_notebooks() -> list[dict]:
     """The bundled examples as notebook dicts (nbformat 4), in a fixed order."""
+    return _notebooks_in(EXAMPLES)
+
+
+def _notebooks_in(folder: Path) -> list[tuple[str, dict]]:
+    """Every .ipynb and percent-format .py directly in ``folder``, as nbformat 4 dicts, by name."""
     import jupytext
     import nbformat
 
     found = []
-    for path in sorted(EXAMPLES.iterdir()):
+    for path in sorted(folder.iterdir()):
         if path.suffix == ".ipynb":
             nb = nbformat.read(path, as_version=4)
         elif path.suffix == ".py":
@@ -82,19 +87,7 @@ _LEADING = ("#", "%", "!")  # directives, prose comments and magics stay above t
 def real_notebooks() -> list[tuple[str, dict]]:
     """The real-shaped corpus (helpers, magics, ``#|`` directives, skipped plots) as notebook
     dicts, in a fixed order; percent-format scripts are converted with jupytext, as above."""
-    import jupytext
-    import nbformat
-
-    found = []
-    for path in sorted(REAL.iterdir()):
-        if path.suffix == ".ipynb":
-            nb = nbformat.read(path, as_version=4)
-        elif path.suffix == ".py":
-            nb = jupytext.read(path)
-        else:
-            continue
-        found.append((path.stem, json.loads(nbformat.writes(nb))))
-    return found
+    return _notebooks_in(REAL)
 
 
 def _vary_real(nb: dict, k: int) -> dict:
