@@ -7,8 +7,8 @@ Four savings, none changes a byte of the output (tests compare with plain ``blac
   layout depends only on the length of the module name, so it is formatted once per length, with a
   placeholder name, remembered on disk, and spliced after the formatted rest of the module.
 * ``run()`` is nb2prod's own code around names and the parameters' literals, a third of the rest:
-  where its layout is certain (plain literals, lines that fit) it is written in black's layout
-  directly, and black reads only the module's head, with an f-string standing in for the version
+  where its layout is certain (plain literals, nb2prod's own statements) it is written in black's
+  layout directly (:mod:`nb2prod.generate._run_layout`), and black reads only the module's head, with an f-string standing in for the version
   inference the whole module would give.
 * black makes a second pass over anything its first pass changed. The user's cells are usually
   black-clean already; what the first pass changed was nb2prod's own scaffolding (``repr``'s single
@@ -31,15 +31,29 @@ import re
 from typing import Any
 
 from nb2prod.generate._black_features import _newer_syntax
-from nb2prod.generate._piece_store import _fresh_pieces, _piece_key, _stored_pieces
+from nb2prod.generate._piece_store import (
+    _fresh_pieces,
+    _piece_key,
+    _stored_pieces,
+    being_laid_out_elsewhere,
+    claim_layout,
+    share_layout,
+    shared_layout,
+)
+from nb2prod.generate._run_layout import (
+    _LINE_LENGTH,
+    _RUN_DEF,
+    _RUN_START,
+    _canonical_literals,
+    _run_as_black_writes_it,
+    _run_signature,
+)
 
 _PLACEHOLDER = "Q"
-_LINE_LENGTH = 88  # black's default, which format_str(mode=black.Mode()) uses
 _KEY = r"'([A-Za-z_][A-Za-z0-9_]*)'"  # a quoted identifier: black always writes it "..."
 _PARAMETERS_START = re.compile(r"^PARAMETERS\b", re.M)
 _PARAMETERS = re.compile(r"^PARAMETERS = \{\n(?:    .*\n)*?\}$", re.M)
 _PARAMETER_ROW = re.compile(r"^    " + _KEY + ": ", re.M)
-_RUN_DEF = re.compile(r"^def run\((.*)\) -> dict\[str, object\]:$", re.M)
 _RETURN_DICT = re.compile(r"^    return \{(" + _KEY + r": \w+(?:, " + _KEY + r": \w+)*)\}$", re.M)
 
 
@@ -53,7 +67,7 @@ def format_module(source: str, name: str, template: str) -> str:
         return black.format_str(source, mode=mode)  # anything unusual: black sees the whole module
     head = source[: -len(tail)].rstrip("\n") + "\n"
     cut = head.rfind(_RUN_START)
-    run = _run_as_black_writes_it(head[cut + 3 :]) if cut >= 0 else None
+    run = _run_as_black_writes_it(head[cut + 3 :], functools.partial(_format_alone, mode=mode)) if cut >= 0 else None
     if run is not None:
         head = head[: cut + 1]
     formatted = _format_head(head, mode)
@@ -63,80 +77,6 @@ def format_module(source: str, name: str, template: str) -> str:
 
 
 _VERSIONS_MARK = 'f"{0}"\n'
-
-
-def _run_as_black_writes_it(text: str) -> str | None:
-    """nb2prod's ``run()`` in black's layout, or None when only black itself can say.
-
-    ``run()`` is nb2prod's own code around names (identifiers) and the parameters' literals (as
-    ``ast.unparse`` writes them): a third of what black would read. The layout black gives it is
-    written here directly; anything this cannot lay out with certainty (a literal beyond plain
-    numbers and strings in brackets, a line too long, a name beyond ASCII) returns None, and black
-    formats ``run()`` with the rest. Tests compare with ``black.format_str`` for every shape.
-    """
-    if not text.isascii() or "\\" in text:
-        return None
-    lines = text.rstrip("\n").split("\n")
-    if len(lines) < 8 or any(lines[i] != fixed for i, fixed in _RUN_FIXED_LINES.items()):
-        return None
-    if not (lines[5].startswith('            "known parameters: ') and lines[5].count('"') == 2):
-        return None
-    shaped = [_canonical_literals(line) for line in [lines[0], *lines[7:]]]
-    if any(line is None for line in shaped):
-        return None
-    signature = _run_signature_text(shaped[0])  # type: ignore[arg-type]
-    body = [*lines[1:7], *shaped[1:]]
-    if signature is None or any(len(line) > _LINE_LENGTH for line in body):  # type: ignore[arg-type]
-        return None
-    return "\n".join([signature, *body]) + "\n"  # type: ignore[list-item]
-
-
-_RUN_START = "\n\n\ndef run("
-_RUN_FIXED_LINES = {  # codegen._run_function's own lines, by their place in run()
-    1: '    """Run the steps in order; return the parity and metric values by variable name."""',
-    2: "    if unknown:",
-    3: "        raise TypeError(",
-    4: "            f\"run() got unknown parameter(s) {', '.join(sorted(unknown))}; \"",
-    6: "        )",
-}
-_LITERAL_TOKEN = re.compile(
-    r"""(?P<string>'[^'"]*'|"[^'"]*")"""  # a string without quotes or escapes inside
-    r"|(?P<number>(?<![\w.])-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:e-[0-9]+)?(?![\w.]))"
-    r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
-    r"|(?P<op>\*\*|->|[()\[\],:=*{}]|\s+|\.)"
-)
-
-
-def _canonical_literals(line: str) -> str | None:
-    """``line`` with its strings in double quotes, or None if it holds anything else to normalise."""
-    out, pos = [], 0
-    while pos < len(line):
-        m = _LITERAL_TOKEN.match(line, pos)
-        if m is None:
-            return None
-        token = m.group(0)
-        if m.group("string"):
-            token = '"' + token[1:-1] + '"'
-        elif m.group("op") and token.isspace() and token != " " and pos != 0:
-            return None  # only single spaces between tokens, as black writes them
-        out.append(token)
-        pos = m.end()
-    text = "".join(out)
-    if re.search(r",\s*[)\]}]", text) and not re.search(r"\(\w+,\)|\(\"[^\"]*\",\)", text):
-        return None  # a trailing comma black would treat as magic
-    return text
-
-
-def _run_signature_text(line: str) -> str | None:
-    """The ``def run(...)`` line in black's layout (see :func:`_run_signature`), or None."""
-    if _RUN_DEF.fullmatch(line) is None:
-        return None
-    shaped = _RUN_DEF.sub(_run_signature, line)
-    if shaped == line and len(line) > _LINE_LENGTH:
-        return None
-    if any(len(part) > _LINE_LENGTH for part in shaped.split("\n")):
-        return None
-    return shaped
 
 
 def _preshape(source: str) -> str:
@@ -185,52 +125,6 @@ def _one_line_after_imports(source: str) -> str:
     if body[-1].end_lineno != above.count("\n"):
         return source  # something (a comment) stands between the import and PARAMETERS
     return above + "\n" + source[found.start() :]
-
-
-def _run_signature(m: re.Match[str]) -> str:
-    """``def run(...)`` laid out like black: one line, the arguments on one line, or one per line."""
-    line = m.group(0)
-    if len(line) <= _LINE_LENGTH:
-        return line
-    try:
-        args = ast.parse(line + "\n    pass").body[0].args  # type: ignore[attr-defined]
-    except (SyntaxError, IndexError, AttributeError):
-        return line
-    inner = m.group(1)
-    parts = _split_arguments(inner, args)
-    if parts is None:
-        return line
-    if len("    " + inner) <= _LINE_LENGTH:
-        shaped = f"def run(\n    {inner}\n) -> dict[str, object]:"
-    else:
-        body = "".join(f"    {part},\n" for part in parts)
-        shaped = f"def run(\n{body}) -> dict[str, object]:"
-    try:  # the same signature, or the line as it was
-        same = ast.dump(ast.parse(shaped + "\n    pass").body[0].args) == ast.dump(args)
-    except SyntaxError:
-        same = False
-    return shaped if same else line
-
-
-def _split_arguments(inner: str, args: ast.arguments) -> list[str] | None:
-    """The comma-separated pieces of a signature, or None when they cannot be told apart safely."""
-    pieces, depth, start, quote = [], 0, 0, ""
-    for i, char in enumerate(inner):
-        if quote:
-            quote = "" if char == quote and inner[i - 1] != "\\" else quote
-        elif char in "'\"":
-            quote = char
-        elif char in "([{":
-            depth += 1
-        elif char in ")]}":
-            depth -= 1
-        elif char == "," and depth == 0:
-            pieces.append(inner[start:i].strip())
-            start = i + 1
-    pieces.append(inner[start:].strip())
-    expected = len(args.kwonlyargs) + len(args.args) + bool(args.kwarg) + bool(args.vararg)
-    expected += 1 if args.kwonlyargs and not args.vararg else 0  # the bare "*"
-    return pieces if len(pieces) == expected and all(pieces) else None
 
 
 def _formatted_template(template: str, name: str) -> str:
@@ -311,7 +205,7 @@ def _format_head(head: str, mode: Any) -> str | None:
         mark = _POSONLY_MARK if "posonly" in syntax else _VERSIONS_MARK
         prefix, table = _table_apart(pieces[0])
         pieces[0] = prefix + _TABLE_STAND_IN if table else pieces[0]
-        done = [_format_piece(_preshape(piece) + "\n\n\n" + mark, mark, mode) for piece in pieces]
+        done = _format_pieces([_preshape(piece) + "\n\n\n" + mark for piece in pieces], mark, mode)
         if table and done[0] is not None:
             if not (done[0] == _TABLE_STAND_IN or done[0].endswith("\n" + _TABLE_STAND_IN)):
                 return None
@@ -386,6 +280,29 @@ def _syntax_of(piece: str) -> str:
     return found
 
 
+def _format_alone(text: str, mode: Any) -> str | None:
+    """``text`` (a function) as black lays it out at column 0 of a module like nb2prod's."""
+    return _format_piece(text + "\n\n\n" + _VERSIONS_MARK, _VERSIONS_MARK, mode)
+
+
+def _format_pieces(texts: list[str], mark: str, mode: Any) -> list[str | None]:
+    """Each of ``texts`` formatted by :func:`_format_piece`. A piece another worker of the build
+    is laying out right now is left for last: notebooks in one folder share pieces, and two
+    workers on two such notebooks then split black's work between them instead of doubling it."""
+    done: list[str | None] = [None] * len(texts)
+    later = []
+    for i, text in enumerate(texts):
+        if being_laid_out_elsewhere(_piece_key(text, mode)):
+            later.append(i)
+            continue
+        done[i] = _format_piece(text, mark, mode)
+        if done[i] is None:
+            return done  # the caller formats the whole module
+    for i in later:
+        done[i] = _format_piece(texts[i], mark, mode)
+    return done
+
+
 def _format_piece(text: str, mark: str, mode: Any) -> str | None:
     """``text`` (ending in ``mark``) formatted, without the mark: from the cache when black laid it
     out before, else by black (and remembered); None when black does not end it with the mark."""
@@ -395,11 +312,16 @@ def _format_piece(text: str, mark: str, mode: Any) -> str | None:
     known = _stored_pieces().get(key)
     if isinstance(known, str):
         return known
+    shared = shared_layout(key)
+    if shared is not None:
+        return shared
+    claim_layout(key)
     try:
         formatted = black.format_str(text, mode=mode)
     except black.InvalidInput:
         return None  # a cut in the wrong place: black formats the whole module, and says why
     if not formatted.endswith("\n\n\n" + mark):
         return None
-    _stored_pieces()[key] = _fresh_pieces[key] = formatted[: -len("\n\n\n" + mark)]
-    return _stored_pieces()[key]
+    _stored_pieces()[key] = _fresh_pieces[key] = layout = formatted[: -len("\n\n\n" + mark)]
+    share_layout(key, layout)
+    return layout

@@ -263,7 +263,9 @@ def build(
     _warm_once(paths_todo, check)
     warm = partial(_warm, paths_todo, check)
     layouts: dict[str, str] = {}
-    with OrderedPool(work, todo, initializer=warm) as pool, _Stager(out_dir) as stager:
+    from nb2prod.generate._piece_store import shared_pieces
+
+    with shared_pieces(), OrderedPool(work, todo, initializer=warm) as pool, _Stager(out_dir) as stager:
         done = iter(pool.results())
         for path in notebooks:
             row = unchanged[path]

@@ -284,3 +284,81 @@ def test_a_notebook_with_only_parameters_and_steps_goes_piece_by_piece(tmp_path:
     head = item.source[: item.source.rfind(_format._RUN_START) + 1]
     assert _format._format_head(head, black.Mode()) is not None  # not handed back to whole-module black
     assert format_module(item.source, item.plan.name, _MAIN) == _black(item.source)
+
+
+def _long_statement_shapes() -> list[tuple[str, list[tuple[str, list[str]]]]]:
+    """Notebooks whose run() has step calls and a returned dict too long for a line: split at the
+    bracket with the inside on one line, one item a line, a head too long, an item too long."""
+    shapes = []
+    for n_outs in (1, 2, 4, 7):
+        for width in (3, 8, 12, 20, 40, 75):
+            outs = [f"{'o' * width}{k}" for k in range(n_outs)]
+            step = "\n".join(f"{o} = math.pi * {k}" for k, o in enumerate(outs))
+            use = f"total = {' + '.join(outs)}"
+            tags = ["step:" + "s" * min(width, 60), "parity:total", *(f"parity:{o}" for o in outs[:3])]
+            cells = [
+                ("import math", ["imports"]),
+                ("items = [1, 2]\ncolumns = {'a': 1}", ["parameters"]),
+                (step + "\nfirst = items[0] + columns['a']", ["step:make"]),
+                (use + " + first", tags),
+            ]
+            shapes.append((f"long{n_outs}_{width}", cells))
+    return shapes
+
+
+def test_long_run_statements_laid_out_without_black_are_what_black_writes(tmp_path: Path) -> None:
+    from nb2prod.generate._run_layout import _RUN_START, _run_as_black_writes_it
+
+    laid_out, split = 0, {"return": 0, "call": 0}
+    for name, cells in _long_statement_shapes():
+        write_notebook(tmp_path, cells, name=f"{name}.ipynb")
+    for item in _prepared(tmp_path):
+        want = _black(item.source)
+        assert format_module(item.source, item.plan.name, _MAIN) == want, item.plan.name
+        head = item.source[: item.source.rfind("\ndef main(")]
+        fast = _run_as_black_writes_it(head[head.rfind(_RUN_START) + 3 :])
+        laid_out += fast is not None
+        split["return"] += fast is not None and "    return {\n" in fast
+        split["call"] += fast is not None and "= make(\n" in fast
+    assert laid_out >= 10 and min(split.values()) >= 1  # really laid out here, not by black
+
+
+CONFIG = [  # (the imports cell's statement, whether run() is still laid out without black reading it)
+    ("np.random.seed( 1 )", True),
+    ("warnings.filterwarnings('ignore',category=UserWarning)", True),
+    ("pd.options.display.max_rows=10", True),
+    ("for i in range(3): np.random.seed(i)", False),  # a compound statement: black reads run()
+    ("warnings.filterwarnings(\n    'ignore'\n)", True),
+    ("np.random.seed(1);", True),
+    ("pd.set_option('display.width', 100)", True),
+    ("seed_everything()", True),
+    ("# the same draws every run\nnp.random.seed(0)\n\nwarnings.simplefilter('ignore')", True),
+    ("pd.set_option('display.float_format', lambda x: '{:.3f}'.format(x)) #Limiting floats", True),
+]
+
+
+@pytest.mark.parametrize(("statement", "laid_out"), CONFIG)
+def test_the_notebooks_configuration_in_run_is_what_black_writes(
+    tmp_path: Path, statement: str, laid_out: bool, fresh_layouts
+) -> None:
+    """The imports cell's seeding and options run at the start of run(): they are the notebook's
+    code, in whatever spelling, so black lays them out (remembered by their text, as the pieces
+    are), and nb2prod's own lines around them are written directly."""
+    import functools
+
+    from nb2prod.generate._run_layout import _RUN_START, _run_as_black_writes_it
+
+    imports = "import warnings\nimport numpy as np\nimport pandas as pd\nfrom random import seed as seed_everything\n"
+    cells = [
+        (imports + statement, ["imports"]),
+        ("seed = 3", ["parameters"]),
+        ("y = np.ones(3) * seed", ["step:a", "parity:y"]),
+    ]
+    write_notebook(tmp_path, cells, name="configured.ipynb")
+    (item,) = _prepared(tmp_path)
+    code_lines = [line for line in statement.split("\n") if line and not line.startswith("#")]
+    assert "    " + code_lines[0] in item.source  # really in run(), as written
+    assert format_module(item.source, item.plan.name, _MAIN) == _black(item.source)
+    head = item.source[: item.source.rfind("\ndef main(")]
+    pieces = functools.partial(fresh_layouts._format_alone, mode=black.Mode())
+    assert (_run_as_black_writes_it(head[head.rfind(_RUN_START) + 3 :], pieces) is not None) == laid_out
