@@ -31,7 +31,7 @@ def bindings(trees: list[ast.Module]) -> Bindings:
     values: dict[str, ast.expr] = {}
     changed: set[str] = set()
     for tree in trees:
-        for node in ast.walk(tree):
+        for node in tree_nodes(tree):
             if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 for target in targets:

@@ -16,6 +16,7 @@ from nb2prod.analyse.cells import CellCode
 from nb2prod.analyse.names import is_display_only, root_name
 from nb2prod.analyse.plotting import PLOT_MODULES, is_plotting
 from nb2prod.analyse.slicing import Dropped, _first_line, _side_effect_import
+from nb2prod.read.magics import parse_masked, tree_nodes
 
 _WORD = re.compile(r"[A-Za-z_]\w*")
 
@@ -32,7 +33,7 @@ def split_module_cells(parsed: list[CellCode]) -> tuple[str, dict[int, str], lis
     modules = {
         a.asname or a.name.split(".")[0]
         for p in parsed if p.tree is not None
-        for node in ast.walk(p.tree) if isinstance(node, ast.Import | ast.ImportFrom)
+        for node in tree_nodes(p.tree) if isinstance(node, ast.Import | ast.ImportFrom)
         for a in node.names
     }
     for p in parsed:
@@ -135,10 +136,10 @@ def imported_modules(pieces: list[str]) -> tuple[str, ...]:
     modules: dict[str, None] = {}
     for piece in pieces:
         try:
-            tree = ast.parse(piece)
+            tree = parse_masked(piece)  # (a step's code is usually its cell's, parsed already)
         except SyntaxError:
             continue
-        for node in ast.walk(tree):
+        for node in tree_nodes(tree):
             if isinstance(node, ast.Import):
                 modules.update((a.name.split(".")[0], None) for a in node.names)
             elif isinstance(node, ast.ImportFrom) and node.module and not node.level:

@@ -46,9 +46,22 @@ def statement_events(stmt: ast.stmt, effects: GlobalEffects | None = None) -> li
     ``effects`` names the notebook's functions that declare ``global`` names: calling one reads
     (when its body does) and then writes those names, as the notebook's namespace sees it.
     """
+    key = (id(stmt), tuple(sorted(effects.items())) if effects else ())
+    known = _EVENTS.get(key)
+    if known is not None and known[0] is stmt:  # (the node itself: an id can be reused)
+        return list(known[1])
     collector = _Collector(effects or {})
     collector.visit(stmt)
+    if len(_EVENTS) >= _EVENTS_KEPT:
+        _EVENTS.clear()
+    _EVENTS[key] = (stmt, tuple(collector.events))
     return collector.events
+
+
+# Parsed cells are shared and only read (``read.magics.parse_masked``), and the analysis asks for
+# the same statement's events four times over (data flow, slicing, hoisting, inference).
+_EVENTS: dict[tuple[int, tuple], tuple[ast.stmt, tuple[Event, ...]]] = {}
+_EVENTS_KEPT = 50_000
 
 
 def global_effects(node: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[tuple[str, bool], ...]:

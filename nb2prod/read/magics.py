@@ -56,7 +56,15 @@ def parse_masked(code: str) -> ast.Module:
 def tree_nodes(tree: ast.AST) -> tuple[ast.AST, ...]:
     """Every node of ``tree`` in ``ast.walk`` order, once per tree: analysis and the randomness
     hints scan the same cells four times over (imports, names, generators)."""
-    return tuple(ast.walk(tree))
+    found = [tree]
+    for node in found:  # appended to while read: breadth first, as ast.walk, without its generators
+        for field in node._fields:
+            value = getattr(node, field, None)
+            if isinstance(value, ast.AST):
+                found.append(value)
+            elif isinstance(value, list):
+                found.extend(item for item in value if isinstance(item, ast.AST))
+    return tuple(found)
 
 
 @lru_cache(maxsize=4096)  # analysis, hints and lineage all mask the same cells; the result is frozen
