@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from nb2prod.analyse.methods import NON_MUTATING_METHODS
+from nb2prod.read.magics import all_nodes
 
 EventKind = Literal["read", "write", "mutate", "del", "keep"]
 BUILTINS = frozenset(dir(builtins))
@@ -368,4 +369,4 @@ def _scope_nodes(node: ast.AST, skip_first_iter: bool) -> Iterator[ast.AST]:
         else:
             roots.append(comp.elt)  # type: ignore[attr-defined]
     for root in roots:
-        yield from ast.walk(root)
+        yield from all_nodes(root)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 
 from nb2prod.analyse.names import is_display_only, root_name
+from nb2prod.read.magics import all_nodes
 
 PLOT_MODULES = frozenset(
     {"plt", "pyplot", "matplotlib", "mpl", "sns", "seaborn", "px", "go", "plotly", "ff", "alt",
@@ -51,7 +52,7 @@ def is_plotting(stmt: ast.stmt, names: set[str]) -> bool:
 
 def _plot_expr(node: ast.expr, names: set[str]) -> bool:
     """A call (or attribute) that draws: on a plotting module or figure, ``.plot``, ``display``."""
-    for sub in ast.walk(node):
+    for sub in all_nodes(node):
         if isinstance(sub, ast.Call):
             func = sub.func
             if isinstance(func, ast.Name) and (func.id in DISPLAY_CALLS or func.id in names):

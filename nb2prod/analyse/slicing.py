@@ -47,7 +47,7 @@ from nb2prod.analyse.names import (
     statement_events,
 )
 from nb2prod.analyse.plotting import is_plotting
-from nb2prod.read.magics import tree_nodes
+from nb2prod.read.magics import all_nodes, tree_nodes
 
 
 @dataclass(frozen=True)
@@ -338,7 +338,7 @@ def _value_roots(value: ast.expr) -> set[str]:
             return set()
         if isinstance(func, ast.Name) and (func.id in PURE_BUILTINS or PURE_NAME.search(func.id)):
             return set()
-    return {n.id for n in ast.walk(value) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return {n.id for n in all_nodes(value) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
 def _body_statements(stmt: ast.stmt) -> list[ast.stmt]:
