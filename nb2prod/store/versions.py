@@ -338,19 +338,30 @@ def warm_providers() -> None:
 @functools.cache
 def _providers() -> dict[str, list[str]]:
     """Module -> distributions. Scanning every installed distribution costs 0.3-0.7 s, so the answer
-    is cached on disk, keyed by the import path's folders and their times: installing, upgrading or
-    removing a package adds or removes a ``.dist-info`` folder, which changes its folder's time."""
+    is cached on disk, keyed by the distributions each folder of the import path holds: installing,
+    upgrading or removing a package adds or removes a ``.dist-info`` folder (its name carries the
+    version). Not by the folders' times: the working folder is on the path under ``python -m``, and
+    every file a notebook writes there would throw the answer away."""
     from importlib import metadata
 
     from nb2prod._cache import read_json, write_json
 
-    stamp = [[entry, os.stat(entry).st_mtime_ns] for entry in sys.path if os.path.isdir(entry)]
+    stamp = [[entry, _distributions_in(entry)] for entry in sys.path if os.path.isdir(entry)]
     cached = read_json("providers-v1.json")
     if isinstance(cached, dict) and cached.get("stamp") == stamp:
         return cached["providers"]
     providers = metadata.packages_distributions()
     write_json("providers-v1.json", {"stamp": stamp, "providers": providers})
     return providers
+
+
+def _distributions_in(folder: str) -> list[str]:
+    """The names of the ``.dist-info`` and ``.egg-info`` entries directly in ``folder``."""
+    try:
+        with os.scandir(folder) as entries:
+            return sorted(e.name for e in entries if e.name.endswith((".dist-info", ".egg-info")))
+    except OSError:
+        return []
 
 
 @functools.cache

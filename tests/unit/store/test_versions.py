@@ -243,25 +243,33 @@ def test_package_versions_names_distributions_not_import_names():
     assert not any(line.startswith("surely") for line in text.splitlines())
 
 
-def test_package_providers_are_cached_on_disk_until_the_import_path_changes(tmp_path, monkeypatch):
+def test_package_providers_are_cached_on_disk_until_a_package_is_installed(tmp_path, monkeypatch):
     import json
 
     from nb2prod.store import versions
 
-    monkeypatch.setenv("NB2PROD_CACHE_DIR", str(tmp_path))
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setenv("NB2PROD_CACHE_DIR", str(tmp_path / "cache"))
     versions._providers.cache_clear()
     real = versions._providers()
     assert "numpy" in real["numpy"]
-    cached = json.loads((tmp_path / "providers-v1.json").read_text())
+    stored = tmp_path / "cache" / "providers-v1.json"
+    cached = json.loads(stored.read_text())
     assert cached["providers"]["numpy"] == real["numpy"]
 
     cached["providers"] = {"numpy": ["from-the-cache"]}  # what a later build must take as is
-    (tmp_path / "providers-v1.json").write_text(json.dumps(cached))
+    stored.write_text(json.dumps(cached))
+    (site / "scores.csv").write_text("a\n1\n")  # a notebook's file in a folder on the path
     versions._providers.cache_clear()
     assert versions._providers()["numpy"] == ["from-the-cache"]
 
-    cached["stamp"][0][1] -= 1  # a folder on sys.path changed: a package was (un)installed
-    (tmp_path / "providers-v1.json").write_text(json.dumps(cached))
+    dist = site / "fake_pkg-1.0.dist-info"  # `pip install --target site fake-pkg`
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-pkg\nVersion: 1.0\n")
+    (dist / "top_level.txt").write_text("fake_pkg\n")
     versions._providers.cache_clear()
-    assert versions._providers()["numpy"] == real["numpy"]
+    again = versions._providers()
+    assert again["numpy"] == real["numpy"] and again["fake_pkg"] == ["fake-pkg"]
     versions._providers.cache_clear()
