@@ -57,6 +57,7 @@ def _vary(nb: dict, k: int) -> dict:
                 f"\n# variant {k}: a little extra work, different in every copy\n"
                 f"offset_{k} = [variant * i for i in range({k % 7 + 2})]\n"
                 f"scale_{k} = sum(offset_{k}) / {k + 1}\n"
+                f"assert scale_{k} >= 0  # kept: nb2prod's slicing drops what nothing needs\n"
             )
         cell["source"] = source
         cell["outputs"] = [] if "outputs" in cell else cell.get("outputs")
@@ -95,7 +96,8 @@ def _vary_real(nb: dict, k: int) -> dict:
 
     The parameters cell (when there is one) gets a parameter of its own, which changes the module's
     ``PARAMETERS``, ``run()`` and any step that reads nothing else; the first step cell gets a line
-    of its own under its leading comments, directives and magics. The other cells are the same in
+    of its own under its leading comments, directives and magics, with an ``assert`` that reads
+    it, so the generated step keeps it and black meets a step it has not seen in every copy. The other cells are the same in
     every copy of a notebook, as the unchanged cells of an edited notebook are.
     """
     nb = json.loads(json.dumps(nb))
@@ -114,7 +116,10 @@ def _vary_real(nb: dict, k: int) -> dict:
             varied_step = True
             lines = source.split("\n")
             at = next((i for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith(_LEADING)), len(lines))
-            lines.insert(at, f"copy_scale = {k + 1} / {k + 2}  # copy {k}: its own line")
+            lines[at:at] = [  # the assert keeps both lines: nb2prod's slicing drops what nothing needs
+                f"copy_scale = {k + 1} / {k + 2}  # copy {k}: its own line",
+                "assert copy_scale < 1",
+            ]
             source = "\n".join(lines)
         cell["source"] = source
     return nb

@@ -31,6 +31,7 @@ import re
 from typing import Any
 
 from nb2prod.generate._black_features import _newer_syntax
+from nb2prod.generate._chunks import WRAPPER, function_runs
 from nb2prod.generate._piece_store import (
     _fresh_pieces,
     _piece_key,
@@ -285,7 +286,19 @@ def _format_alone(text: str, mode: Any) -> str | None:
     return _format_piece(text + "\n\n\n" + _VERSIONS_MARK, _VERSIONS_MARK, mode)
 
 
-def _format_pieces(texts: list[str], mark: str, mode: Any) -> list[str | None]:
+def _format_runs(runs: list[tuple[int, str]], mark: str, mode: Any) -> str | None:
+    """A function from its runs of statements, each laid out by :func:`_format_piece` (so each is
+    remembered), put back with the blank lines black keeps; None if one is not laid out as expected."""
+    texts = [(run if i == 0 else WRAPPER + run) + "\n\n\n" + mark for i, (_, run) in enumerate(runs)]
+    done = []
+    for i, laid_out in enumerate(_format_pieces(texts, mark, mode, by_runs=False)):
+        if laid_out is None or (i and not laid_out.startswith(WRAPPER)):
+            return None
+        done.append("\n" * runs[i][0] + (laid_out if i == 0 else laid_out[len(WRAPPER) :]))
+    return "\n".join(done)
+
+
+def _format_pieces(texts: list[str], mark: str, mode: Any, *, by_runs: bool = True) -> list[str | None]:
     """Each of ``texts`` formatted by :func:`_format_piece`. A piece another worker of the build
     is laying out right now is left for last: notebooks in one folder share pieces, and two
     workers on two such notebooks then split black's work between them instead of doubling it."""
@@ -295,17 +308,18 @@ def _format_pieces(texts: list[str], mark: str, mode: Any) -> list[str | None]:
         if being_laid_out_elsewhere(_piece_key(text, mode)):
             later.append(i)
             continue
-        done[i] = _format_piece(text, mark, mode)
+        done[i] = _format_piece(text, mark, mode, by_runs=by_runs)
         if done[i] is None:
             return done  # the caller formats the whole module
     for i in later:
-        done[i] = _format_piece(texts[i], mark, mode)
+        done[i] = _format_piece(texts[i], mark, mode, by_runs=by_runs)
     return done
 
 
-def _format_piece(text: str, mark: str, mode: Any) -> str | None:
+def _format_piece(text: str, mark: str, mode: Any, *, by_runs: bool = True) -> str | None:
     """``text`` (ending in ``mark``) formatted, without the mark: from the cache when black laid it
-    out before, else by black (and remembered); None when black does not end it with the mark."""
+    out before, else run by run (:mod:`nb2prod.generate._chunks`) or by black, and remembered;
+    None when black does not end it with the mark."""
     import black
 
     key = _piece_key(text, mode)
@@ -316,6 +330,13 @@ def _format_piece(text: str, mark: str, mode: Any) -> str | None:
     if shared is not None:
         return shared
     claim_layout(key)
+    runs = function_runs(text[: -len("\n\n\n" + mark)]) if by_runs and text.endswith("\n\n\n" + mark) else None
+    if runs is not None:
+        laid_out = _format_runs(runs, mark, mode)
+        if laid_out is not None:
+            _stored_pieces()[key] = _fresh_pieces[key] = laid_out
+            share_layout(key, laid_out)
+            return laid_out
     try:
         formatted = black.format_str(text, mode=mode)
     except black.InvalidInput:

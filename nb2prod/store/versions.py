@@ -340,13 +340,14 @@ def _providers() -> dict[str, list[str]]:
     """Module -> distributions. Scanning every installed distribution costs 0.3-0.7 s, so the answer
     is cached on disk, keyed by the distributions each folder of the import path holds: installing,
     upgrading or removing a package adds or removes a ``.dist-info`` folder (its name carries the
-    version). Not by the folders' times: the working folder is on the path under ``python -m``, and
-    every file a notebook writes there would throw the answer away."""
+    version). Not by the folders' times, and not by folders that hold none: the working folder is
+    on the path under ``python -m`` (the script's folder for the console script), and every file a
+    notebook writes there would throw the answer away."""
     from importlib import metadata
 
     from nb2prod._cache import read_json, write_json
 
-    stamp = [[entry, _distributions_in(entry)] for entry in sys.path if os.path.isdir(entry)]
+    stamp = [[entry, found] for entry in sys.path if os.path.isdir(entry) and (found := _distributions_in(entry))]
     cached = read_json("providers-v1.json")
     if isinstance(cached, dict) and cached.get("stamp") == stamp:
         return cached["providers"]
