@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from nb2prod.analyse.methods import NON_MUTATING_METHODS
-from nb2prod.read.magics import all_nodes
+from nb2prod.read.magics import QuickVisitor, all_nodes
 
 EventKind = Literal["read", "write", "mutate", "del", "keep"]
 BUILTINS = frozenset(dir(builtins))
@@ -122,7 +122,7 @@ def root_name(node: ast.AST) -> str | None:
     return node.id if isinstance(node, ast.Name) else None
 
 
-class _Collector(ast.NodeVisitor):
+class _Collector(QuickVisitor):
     """Emits events in the order Python evaluates them (right side before targets)."""
 
     def __init__(self, effects: GlobalEffects) -> None:

@@ -32,7 +32,7 @@ from nb2prod.analyse.seedable import (
     random_state_callee,
     seed_used,
 )
-from nb2prod.read.magics import mask_magics, parse_masked, tree_nodes
+from nb2prod.read.magics import QuickVisitor, mask_magics, parse_masked, tree_nodes
 
 #: Parameter names a notebook commonly uses for its seed; the fix suggests the one it has.
 SEED_PARAMETER_NAMES = ("random_state", "seed", "random_seed", "rng_seed", "SEED", "RANDOM_STATE")
@@ -236,7 +236,7 @@ def _generator_names(trees: dict[int, ast.Module], imports: dict[str, str]) -> f
     return frozenset(names)
 
 
-class _Finder(ast.NodeVisitor):
+class _Finder(QuickVisitor):
     """Random draws and seeding calls of one cell, with the def each one sits in."""
 
     def __init__(

@@ -14,6 +14,7 @@ import ast
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 #: Line magics whose argument is a statement worth keeping: ``%time model.fit(X, y)`` -> the statement.
 TIMING_MAGICS = frozenset({"time", "timeit", "prun"})
@@ -71,6 +72,37 @@ def all_nodes(node: ast.AST) -> list[ast.AST]:
             elif isinstance(value, list):
                 found.extend(item for item in value if isinstance(item, ast.AST))
     return found
+
+
+class QuickVisitor(ast.NodeVisitor):
+    """``ast.NodeVisitor``, the same visits in the same order, without building a method name per
+    node or iterating fields through generators (the analysis visits every statement)."""
+
+    _methods: dict[type, Any] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._methods = {}
+
+    def visit(self, node: ast.AST) -> Any:
+        method = self._methods.get(type(node))
+        if method is None:
+            method = getattr(type(self), "visit_" + type(node).__name__, None) or type(self).generic_visit
+            self._methods[type(node)] = method
+        return method(self, node)
+
+    def generic_visit(self, node: ast.AST) -> None:
+        for field in node._fields:
+            value = getattr(node, field, None)
+            if isinstance(value, list):
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        self.visit(item)
+            elif isinstance(value, ast.AST):
+                self.visit(value)
+
+    def visit_Constant(self, node: ast.Constant) -> None:  # (not NodeVisitor's, which looks for visit_Num)
+        self.generic_visit(node)
 
 
 @lru_cache(maxsize=4096)  # analysis, hints and lineage all mask the same cells; the result is frozen
