@@ -84,6 +84,7 @@ class _Exchange:
         self.claimed: set[str] = set()  # by any worker, this one included
         self.mine: set[str] = set()
         self._append_fd: int | None = None
+        self._read_fd: int | None = None
 
     def publish(self, key: str, layout: str | None) -> None:
         try:
@@ -94,15 +95,19 @@ class _Exchange:
             pass  # the others pay black for it themselves
 
     def close(self) -> None:
-        if self._append_fd is not None:
-            os.close(self._append_fd)
-            self._append_fd = None
+        for fd in (self._append_fd, self._read_fd):
+            if fd is not None:
+                os.close(fd)
+        self._append_fd = self._read_fd = None
 
     def catch_up(self, into: dict[str, Any]) -> None:
         try:
-            with open(self.path, "rb") as handle:
-                handle.seek(self.read_up_to)
-                data = handle.read()
+            if self._read_fd is None:  # kept open: a worker looks before every piece it lays out
+                self._read_fd = os.open(self.path, os.O_RDONLY)
+            size = os.fstat(self._read_fd).st_size
+            if size <= self.read_up_to:
+                return
+            data = os.pread(self._read_fd, size - self.read_up_to, self.read_up_to)
         except OSError:
             return
         whole = data.rfind(b"\n") + 1
