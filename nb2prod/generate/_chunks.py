@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import re
+from dataclasses import dataclass
 
 _EVERY = 3  # a cut after one statement in three, on average
 _SIMPLE = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Expr, ast.Return, ast.Delete, ast.Pass,
@@ -26,10 +28,18 @@ _SIMPLE = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Expr, ast.Return, ast.D
 WRAPPER = "def _():\n    _ = 0\n"
 
 
-def function_runs(piece: str, every: int = _EVERY) -> list[tuple[int, str]] | None:
-    """``piece`` (one top-level function) as ``[(blank lines before, text), ...]``: the first run
-    with the ``def`` line, the others to be formatted after :data:`WRAPPER`. None when there is
-    nothing to cut (a short step, a decorated function, anything unusual)."""
+@dataclass(frozen=True)
+class Runs:
+    """A function cut for black: ``head`` is its ``def`` line and docstring in black's layout when
+    that is certain (nb2prod writes both), else None and the first run holds them."""
+
+    head: str | None
+    runs: list[tuple[int, str]]  # (blank lines before, text): the ones after the first go in WRAPPER
+
+
+def function_runs(piece: str, every: int = _EVERY) -> Runs | None:
+    """``piece`` (one top-level function) cut into runs of statements; None when there is nothing
+    to cut (a short step, a decorated function, anything unusual)."""
     try:
         tree = ast.parse(piece)
     except SyntaxError:
@@ -42,13 +52,13 @@ def function_runs(piece: str, every: int = _EVERY) -> list[tuple[int, str]] | No
     lines = piece.split("\n")
     groups = _statements_by_line(function.body)
     cuts = []  # (the cut's first line, blank lines before it), both 1-based
+    head = _head(lines, groups)
+    if head is not None:
+        cuts.append(_cut(lines, groups[0], groups[1]))
     for i in range(1, len(groups) - 1):  # the docstring (or first statement) stays with the def
         before, after = groups[i], groups[i + 1]
-        if not (_cuttable(before, after) and _hash(lines, before) % every == 0):
-            continue
-        end = before[-1].end_lineno or before[-1].lineno
-        first = next(n for n in range(end + 1, after[0].lineno + 1) if lines[n - 1].strip())
-        cuts.append((first, first - end - 1))  # what comes first may be a comment on its own line
+        if _cuttable(before, after) and _hash(lines, before) % every == 0:
+            cuts.append(_cut(lines, before, after))
     if not cuts:
         return None
     runs: list[tuple[int, str]] = []
@@ -57,7 +67,35 @@ def function_runs(piece: str, every: int = _EVERY) -> list[tuple[int, str]] | No
         runs.append((blank, "\n".join(lines[start - 1 : first - 1 - blanks])))
         start, blank = first, min(1, blanks)  # black keeps at most one blank line in a function
     runs.append((blank, "\n".join(lines[start - 1 :])))
-    return runs
+    return Runs(head, runs[1:]) if head is not None else Runs(None, runs)
+
+
+_DEF_LINE = re.compile(r"def [A-Za-z_][A-Za-z0-9_]*\((?:[A-Za-z_][A-Za-z0-9_]*(?:, [A-Za-z_][A-Za-z0-9_]*)*)?\):")
+_DOCSTRING_LINE = re.compile(r'    """[^"\\\s][^"\\]*[^"\\\s]"""')
+
+
+def _head(lines: list[str], groups: list[list[ast.stmt]]) -> str | None:
+    """The ``def`` line and one-line docstring nb2prod writes, when black leaves both as they are
+    and the first statement after them can start a run."""
+    docstring = groups[0][0]
+    if not (isinstance(docstring, ast.Expr) and isinstance(docstring.value, ast.Constant)
+            and isinstance(docstring.value.value, str) and docstring.lineno == docstring.end_lineno == 2):
+        return None
+    if not (len(groups[0]) == 1 and _cuttable(groups[1], groups[1])):
+        return None
+    if not (_DEF_LINE.fullmatch(lines[0]) and _DOCSTRING_LINE.fullmatch(lines[1])):
+        return None
+    if max(len(lines[0]), len(lines[1])) > 88 or not (lines[0] + lines[1]).isascii():
+        return None
+    return lines[0] + "\n" + lines[1]
+
+
+def _cut(lines: list[str], before: list[ast.stmt], after: list[ast.stmt]) -> tuple[int, int]:
+    """Where a run starts (a comment on its own line above ``after`` goes with it), and the blank
+    lines before that."""
+    end = before[-1].end_lineno or before[-1].lineno
+    first = next(n for n in range(end + 1, after[0].lineno + 1) if lines[n - 1].strip())
+    return first, first - end - 1
 
 
 def _statements_by_line(body: list[ast.stmt]) -> list[list[ast.stmt]]:

@@ -31,7 +31,7 @@ import re
 from typing import Any
 
 from nb2prod.generate._black_features import _newer_syntax
-from nb2prod.generate._chunks import WRAPPER, function_runs
+from nb2prod.generate._chunks import WRAPPER, Runs, function_runs
 from nb2prod.generate._piece_store import (
     _fresh_pieces,
     _piece_key,
@@ -286,15 +286,16 @@ def _format_alone(text: str, mode: Any) -> str | None:
     return _format_piece(text + "\n\n\n" + _VERSIONS_MARK, _VERSIONS_MARK, mode)
 
 
-def _format_runs(runs: list[tuple[int, str]], mark: str, mode: Any) -> str | None:
+def _format_runs(cut: Runs, mark: str, mode: Any) -> str | None:
     """A function from its runs of statements, each laid out by :func:`_format_piece` (so each is
     remembered), put back with the blank lines black keeps; None if one is not laid out as expected."""
-    texts = [(run if i == 0 else WRAPPER + run) + "\n\n\n" + mark for i, (_, run) in enumerate(runs)]
-    done = []
-    for i, laid_out in enumerate(_format_pieces(texts, mark, mode, by_runs=False)):
-        if laid_out is None or (i and not laid_out.startswith(WRAPPER)):
+    wrapped = [cut.head is not None or i > 0 for i in range(len(cut.runs))]
+    texts = [(WRAPPER if w else "") + run + "\n\n\n" + mark for w, (_, run) in zip(wrapped, cut.runs, strict=True)]
+    done = [] if cut.head is None else [cut.head]
+    for w, (blank, _), laid_out in zip(wrapped, cut.runs, _format_pieces(texts, mark, mode, by_runs=False), strict=True):
+        if laid_out is None or (w and not laid_out.startswith(WRAPPER)):
             return None
-        done.append("\n" * runs[i][0] + (laid_out if i == 0 else laid_out[len(WRAPPER) :]))
+        done.append("\n" * blank + (laid_out[len(WRAPPER) :] if w else laid_out))
     return "\n".join(done)
 
 
