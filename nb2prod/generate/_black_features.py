@@ -10,6 +10,8 @@ import ast
 import re
 import sys
 
+from nb2prod.read.magics import all_nodes
+
 
 def _newer_syntax(text: str) -> str:
     """What ``text`` may use of the syntax black ties to a Python newer than 3.6 (walrus, ``match``,
@@ -24,7 +26,9 @@ def _newer_syntax(text: str) -> str:
         return "other"
     found = ""
     lines = text.splitlines()
-    for node in ast.walk(tree):
+    for node in all_nodes(tree):
+        if type(node) not in _TELLING:  # (most nodes: names, calls, constants) nothing to see
+            continue
         if isinstance(node, _NEWER_NODES):
             return "other"
         if isinstance(node, ast.ImportFrom) and node.module == "__future__":
@@ -65,6 +69,14 @@ _NEWER_NODES = tuple(
                  "TypeAlias", "TemplateStr", "Interpolation")
     if hasattr(ast, name)
 )
+
+
+# Every node type a check above looks at; any other is skipped with one look-up.
+_TELLING = frozenset((
+    *_NEWER_NODES, ast.ImportFrom, ast.arguments, ast.comprehension, ast.Return, ast.Yield, ast.AnnAssign,
+    ast.Subscript, ast.arg, ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp, ast.ExceptHandler,
+    ast.FunctionDef, ast.ClassDef, ast.JoinedStr, ast.With,
+))
 
 
 def _starred_tuple(node: ast.AST | None, bare: bool = False) -> bool:
