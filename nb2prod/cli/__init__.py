@@ -27,7 +27,11 @@ for _module in (build, parity, train, serve, monitor_cli, tag):
 def main() -> None:
     import signal
 
-    from nb2prod.cli._shared import on_sigterm
+    from nb2prod.cli._shared import exit_now_if_done, on_sigterm
 
     signal.signal(signal.SIGTERM, on_sigterm)
-    cli(prog_name="nb2prod")
+    try:
+        cli(prog_name="nb2prod")
+    except SystemExit as done:
+        exit_now_if_done(done.code)
+        raise

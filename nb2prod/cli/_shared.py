@@ -29,6 +29,32 @@ def on_sigterm(signum: int, frame: Any) -> None:
 
 
 
+_skip_teardown = False
+
+
+def skip_teardown() -> None:
+    """Let ``nb2prod`` end without tearing the interpreter down once this command is done: a build
+    of a hundred notebooks holds their syntax trees, and freeing them object by object at exit took
+    a tenth of the build. Only the console script acts on it (``main``); everything is on disk and
+    both streams are flushed first."""
+    global _skip_teardown
+    _skip_teardown = True
+
+
+def exit_now_if_done(code: object) -> None:
+    """``os._exit(code)`` when the command asked for it (:func:`skip_teardown`), else nothing."""
+    if not _skip_teardown:
+        return
+    import os
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code if isinstance(code, int) else 0 if code is None else 1)
+
+
 def make_console(stderr: bool = False) -> Any:
     """A rich console; when piped (CI logs), wide enough that tables do not fold."""
     from rich.console import Console

@@ -12,6 +12,7 @@ from nb2prod.cli._shared import (
     notebook_paths,
     raise_unknown_module,
     resolve_out_dir,
+    skip_teardown,
 )
 
 
@@ -35,6 +36,7 @@ def build(paths: tuple[str, ...], out: str | None, check: bool, strict: bool, ex
 
     print_warnings(report.warnings)
     print_rows(report, make_console() if len(report.rows) <= TABLE_ROWS else None)
+    skip_teardown()
     sys.exit(report.exit_code)
 
 

@@ -147,3 +147,19 @@ def test_build_check_on_a_current_tree_does_not_import_black_or_kernels(tmp_path
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert result.stdout.strip() == "0 []", result.stderr
+
+
+def test_the_command_ends_without_teardown_with_its_output_and_exit_code_whole(tmp_path):
+    """`nb2prod build` skips the interpreter's teardown (``cli._shared.skip_teardown``): every line
+    of a long listing is still written, to a pipe, and the exit code is the build's."""
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for k in range(25):
+        write_notebook(folder, [(f"n = {k}", ["parameters"]), ("y = n * 2", ["step:double", "parity:y"])], name=f"nb_{k:02d}.ipynb")
+    built = nb2prod("build", str(folder), "--out", str(tmp_path / "gen"))
+    assert built.returncode == 0, built.stderr
+    lines = built.stdout.strip().splitlines()
+    assert len(lines) == 27 and lines[0].startswith("module") and lines[-1] == "25 notebooks: 25 new."
+    assert len(list((tmp_path / "gen").glob("nb_*/v1/pipeline.py"))) == 25
+    stale = nb2prod("build", "--check", str(folder), "--out", str(tmp_path / "elsewhere"))
+    assert stale.returncode == 1 and stale.stdout.count("stale: never built") == 25
