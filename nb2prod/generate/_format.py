@@ -8,8 +8,8 @@ Four savings, none changes a byte of the output (tests compare with plain ``blac
   placeholder name, remembered on disk, and spliced after the formatted rest of the module.
 * ``run()`` is nb2prod's own code around names and the parameters' literals, a third of the rest:
   where its layout is certain (plain literals, nb2prod's own statements) it is written in black's
-  layout directly (:mod:`nb2prod.generate._run_layout`), and black reads only the module's head, with an f-string standing in for the version
-  inference the whole module would give.
+  layout directly (:mod:`nb2prod.generate._run_layout`), and black reads only the module's head,
+  with an f-string standing in for the version inference the whole module would give.
 * black makes a second pass over anything its first pass changed. The user's cells are usually
   black-clean already; what the first pass changed was nb2prod's own scaffolding (``repr``'s single
   quotes in ``PARAMETERS`` and ``run()``, ``run()``'s one-line signature, two blank lines after the
@@ -68,7 +68,8 @@ def format_module(source: str, name: str, template: str) -> str:
         return black.format_str(source, mode=mode)  # anything unusual: black sees the whole module
     head = source[: -len(tail)].rstrip("\n") + "\n"
     cut = head.rfind(_RUN_START)
-    run = _run_as_black_writes_it(head[cut + 3 :], functools.partial(_format_alone, mode=mode)) if cut >= 0 else None
+    statements = functools.partial(_format_alone, mode=mode)  # the notebook's, at the start of run()
+    run = _run_as_black_writes_it(head[cut + 3 :], statements) if cut >= 0 else None
     if run is not None:
         head = head[: cut + 1]
     formatted = _format_head(head, mode)
