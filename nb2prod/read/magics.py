@@ -62,7 +62,7 @@ def tree_nodes(tree: ast.AST) -> tuple[ast.AST, ...]:
 
 def all_nodes(node: ast.AST) -> list[ast.AST]:
     """``list(ast.walk(node))``, the same order (breadth first), without ast.walk's generators:
-    the analysis walks every statement several times, and this is a third of the cost."""
+    the analysis walks every statement several times."""
     found = [node]
     for each in found:  # appended to while read
         for field in each._fields:
