@@ -57,20 +57,6 @@ def _run_as_black_writes_it(text: str, format_piece: Callable[[str], str | None]
     return "\n".join([signature, *body, *ours[start:]]) + "\n"  # type: ignore[list-item]
 
 
-# The notebook's statements go to black between run()'s own opening and a stand-in for the first
-# step call: the same neighbours as in run(), so black gives them the same lines and blank lines.
-_CONFIGURATION_BEFORE = "\n".join(["def run(**unknown) -> dict[str, object]:", *[
-    '    """Run the steps in order; return the parity and metric values by variable name."""',
-    "    if unknown:",
-    "        raise TypeError(",
-    "            f\"run() got unknown parameter(s) {', '.join(sorted(unknown))}; \"",
-    '            "known parameters: "',
-    "        )",
-]])
-_CONFIGURATION_AFTER = "    _ = _()"
-_SIMPLE_STATEMENTS = (ast.Expr, ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Pass, ast.Delete)
-
-
 def _configuration_as_black_writes_it(
     lines: list[str], format_piece: Callable[[str], str | None] | None
 ) -> list[str] | None:
@@ -104,6 +90,15 @@ _RUN_FIXED_LINES = {  # codegen._run_function's own lines, by their place in run
     4: "            f\"run() got unknown parameter(s) {', '.join(sorted(unknown))}; \"",
     6: "        )",
 }
+
+# The notebook's statements go to black between run()'s own opening and a stand-in for the first
+# step call: the same neighbours as in run(), so black gives them the same lines and blank lines.
+_CONFIGURATION_BEFORE = "\n".join([
+    "def run(**unknown) -> dict[str, object]:",
+    *(_RUN_FIXED_LINES.get(i, '            "known parameters: "') for i in range(1, 7)),
+])
+_CONFIGURATION_AFTER = "    _ = _()"
+_SIMPLE_STATEMENTS = (ast.Expr, ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Pass, ast.Delete)
 _LITERAL_TOKEN = re.compile(
     r"""(?P<string>'[^'"]*'|"[^'"]*")"""  # a string without quotes or escapes inside
     r"|(?P<number>(?<![\w.])-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:e-[0-9]+)?(?![\w.]))"

@@ -216,13 +216,11 @@ def format_code(source: str, plan: Plan) -> str:
         ) from None
 
 
-def warm_formatter(name_lengths: set[int], *, only_uncached: bool = False) -> None:
+def warm_formatter(name_lengths: set[int]) -> None:
     """Format the ``main()`` template for each module-name length now (processes forked afterwards
-    inherit the layouts); with ``only_uncached``, only where the disk does not know it yet."""
-    from nb2prod.generate._format import _format_template, uncached_template_lengths
+    inherit the layouts; a length the disk knows is a look-up)."""
+    from nb2prod.generate._format import _format_template
 
-    if only_uncached:
-        name_lengths = uncached_template_lengths(_MAIN, name_lengths)
     for length in name_lengths:
         _format_template(_MAIN, length)
 

@@ -158,7 +158,7 @@ def _collect(channels: list[Any], done: dict[int, tuple[bool, Any]], wait: Any, 
 
 def _work_loop(func: Callable[[Any], Any], items: list[Any], claimed: Any, channel: Any) -> None:
     """A forked worker: claim the next item until none is left, and send each result back."""
-    _start_worker(None)
+    _start_worker()
     while (index := _claim(claimed, len(items))) is not None:
         ok, value = _attempt(func, items[index])
         try:
@@ -168,12 +168,10 @@ def _work_loop(func: Callable[[Any], Any], items: list[Any], claimed: Any, chann
     channel.close()
 
 
-def _start_worker(initializer: Callable[[], None] | None) -> None:
+def _start_worker() -> None:
     """Ctrl-C reaches the whole process group: only the caller handles it, and stops the workers,
     so none of them prints a traceback of its own."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the caller's "stop gracefully" handler
-    if initializer is not None:
-        initializer()

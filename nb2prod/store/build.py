@@ -176,19 +176,9 @@ def _work_on(
     )
 
 
-def _warm_once(notebooks: list[Path], check: bool) -> None:
-    """What is slow only when nb2prod's disk cache is cold (a new machine): done here, once,
-    rather than in every worker; with a warm cache it is a file read."""
-    if not check and notebooks:
-        from nb2prod.generate.codegen import warm_formatter
-        from nb2prod.store.versions import warm_providers
-
-        warm_providers()
-        warm_formatter({len(module_name(path)) for path in notebooks}, only_uncached=True)
-
-
 def _warm(notebooks: list[Path], check: bool) -> None:
-    """Load what every notebook's work needs, in a worker before its first notebook."""
+    """Load what every notebook's work needs, once, before the build's workers are forked: they
+    inherit it. With a warm disk cache each part is a file read."""
     import nbformat  # noqa: F401
 
     import nb2prod.analyse.lineage  # noqa: F401
@@ -199,7 +189,9 @@ def _warm(notebooks: list[Path], check: bool) -> None:
     if not check:
         from nb2prod.generate._piece_store import warm_pieces
         from nb2prod.generate.codegen import warm_formatter
+        from nb2prod.store.versions import warm_providers
 
+        warm_providers()
         warm_formatter({len(module_name(path)) for path in notebooks})
         warm_pieces()
 
@@ -260,7 +252,6 @@ def build(
     seen: dict[str, str] = {}
     hints: list[RandomnessHint] = []
     paths_todo = [path for path, _ in todo]
-    _warm_once(paths_todo, check)
     warm = partial(_warm, paths_todo, check)
     layouts: dict[str, str] = {}
     from nb2prod.generate._piece_store import shared_pieces
