@@ -23,7 +23,7 @@ sys.dont_write_bytecode = True  # nothing written into the repository, not even 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python benchmarks/run.py`
 
 from benchmarks import workloads  # noqa: E402
-from benchmarks.timing import BenchmarkError, Figure, format_table  # noqa: E402
+from benchmarks.timing import BenchmarkError, Figure, file_creation_cost, format_table  # noqa: E402
 
 GROUPS = ("startup", "build", "parity", "isolation", "many", "compare", "memory")
 
@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="nb2prod-bench-") as tmp:
         project = workloads.Project.create(Path(tmp))
+        creation = file_creation_cost(Path(tmp) / "probe")
         try:
             if "startup" in only:
                 say("start-up ...")
@@ -78,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{_cpus()} CPUs; {repeat} repetition(s) per side; medians; {time.perf_counter() - started:.0f} s"
     )
     print(format_table(figures, args.markdown))
+    slow = " (slow: files were deleted nearby in the last minutes; figures that create many files are inflated)"
+    say(f"  disk: {creation:.0f} us to create a file at the start{slow if creation > 150 else ''}")
     notes = [f"{f.name.split(':')[0]}: {f.note}" for f in figures if f.note]
     for note in dict.fromkeys(notes):
         say(f"  {note}")

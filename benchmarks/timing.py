@@ -60,6 +60,18 @@ def run_command(argv: Sequence[str], *, cwd: Path, env: dict[str, str] | None = 
     return elapsed
 
 
+def file_creation_cost(folder: Path, files: int = 500) -> float:
+    """Microseconds to create one small file in a new ``folder`` (kept: deleting it would raise the
+    cost it measures). About 30 on a settled disk here; many times that within minutes of deleting
+    thousands of files, which weighs on figures by how many files each side creates."""
+    folder.mkdir(parents=True)
+    started = time.perf_counter()
+    for i in range(files):
+        with open(folder / f"probe_{i}.txt", "w", encoding="utf-8") as fh:
+            fh.write("x\n")
+    return (time.perf_counter() - started) / files * 1e6
+
+
 def interleave(
     figure: Figure,
     ours: Callable[[], float],

@@ -97,10 +97,15 @@ def build_throughput(project: Project, repeat: int, count: int) -> list[Figure]:
     copies of the examples and on copies of the real-shaped corpus; then ``--check``; then a
     rebuild of the real-shaped copies after one cell of each changed, with black's layouts kept.
 
-    Every run writes into a folder of its own, and the folders are removed only after the figure:
-    deleting the last run's thousand files right before a timed run made that run's file creation
-    several times slower on this disk (discard), a cost no build pays in use. Before every timed
-    first build, black's remembered layouts are forgotten (:meth:`Project.forget_layouts`).
+    Every run writes into a folder of its own, and nothing is deleted until the benchmark ends (its
+    temporary folder goes then): on ext4 without a journal, as on these machines, creating a file
+    scans past every inode freed in the last five minutes nearby (the kernel's ``recently_deleted``),
+    and after a deleted run of a thousand files each new file cost 0.5-1 ms of kernel time instead
+    of 30 us. A build writes nine files and folders per notebook (DESIGN's layout), nbconvert one, so
+    deletes the benchmark made itself would weigh on one side nine times as much: a cost of this
+    disk and of the benchmark, not of a build in use. :func:`benchmarks.timing.file_creation_cost`
+    says at the start what the disk charges. Before every timed first build, black's remembered
+    layouts are forgotten (:meth:`Project.forget_layouts`).
     """
     runs = project.root / "build_runs"
     made = iter(range(1_000_000))
@@ -177,8 +182,8 @@ def _edit_one_cell(paths: list[Path], n: int) -> None:
 
 
 def _settle(folder: Path) -> None:
-    """Remove ``folder`` and flush the disk, so the next timed run does not pay for the deletes."""
-    shutil.rmtree(folder, ignore_errors=True)
+    """Flush what the runs in ``folder`` wrote, so the next timed run does not pay for its writeback.
+    The folder stays until the benchmark ends (see :func:`build_throughput` for why)."""
     os.sync()
 
 

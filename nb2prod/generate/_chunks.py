@@ -11,6 +11,11 @@ cell then re-formats the few statements around the edit rather than the whole st
 The cuts fall where a statement's text hashes to a multiple of :data:`_EVERY` (content-defined,
 like rsync's blocks): they do not move when other statements change, and a run holds a few
 statements, so a build of new notebooks pays black's fixed cost per call only a few times more.
+
+Each run also knows its *parts*: the runs it would fall into with a cut at every place the rule
+allows. black lays out a run once, whole, and its layout is split into the parts' layouts
+(:func:`split_layout`), which are remembered too; a run met later with one statement new or
+changed then sends black only that statement, its other parts being known.
 """
 
 from __future__ import annotations
@@ -28,6 +33,9 @@ _SIMPLE = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Expr, ast.Return, ast.D
 WRAPPER = "def _():\n    _ = 0\n"
 
 
+Part = tuple[int, str, int]  # (blank lines before it inside its run, text, statement lines in it)
+
+
 @dataclass(frozen=True)
 class Runs:
     """A function cut for black: ``head`` is its ``def`` line and docstring in black's layout when
@@ -35,6 +43,7 @@ class Runs:
 
     head: str | None
     runs: list[tuple[int, str]]  # (blank lines before, text): the ones after the first go in WRAPPER
+    parts: list[tuple[Part, ...]]  # each run's parts; a run that holds the ``def`` line, one part
 
 
 def function_runs(piece: str, every: int = _EVERY) -> Runs | None:
@@ -51,23 +60,65 @@ def function_runs(piece: str, every: int = _EVERY) -> Runs | None:
         return None
     lines = piece.split("\n")
     groups = _statements_by_line(function.body)
-    cuts = []  # (the cut's first line, blank lines before it), both 1-based
+    cuts = []  # (the cut's first line, blank lines before it (both 1-based), a run's start?, group)
     head = _head(lines, groups)
     if head is not None:
-        cuts.append(_cut(lines, groups[0], groups[1]))
+        cuts.append((*_cut(lines, groups[0], groups[1]), True, 1))
     for i in range(1, len(groups) - 1):  # the docstring (or first statement) stays with the def
         before, after = groups[i], groups[i + 1]
-        if _cuttable(before, after) and _hash(lines, before) % every == 0:
-            cuts.append(_cut(lines, before, after))
-    if not cuts:
+        if _cuttable(before, after):
+            cuts.append((*_cut(lines, before, after), _hash(lines, before) % every == 0, i + 1))
+    if not any(starts_run for _, _, starts_run, _ in cuts):
         return None
     runs: list[tuple[int, str]] = []
-    start, blank = 1, 0
-    for first, blanks in cuts:
-        runs.append((blank, "\n".join(lines[start - 1 : first - 1 - blanks])))
-        start, blank = first, min(1, blanks)  # black keeps at most one blank line in a function
-    runs.append((blank, "\n".join(lines[start - 1 :])))
-    return Runs(head, runs[1:]) if head is not None else Runs(None, runs)
+    parts: list[list[Part]] = [[]]
+    start, blank, run_start, run_blank, group = 1, 0, 1, 0, 0
+    for first, blanks, starts_run, next_group in [*cuts, (len(lines) + 1, 0, True, len(groups))]:
+        parts[-1].append((blank if parts[-1] else 0, "\n".join(lines[start - 1 : first - 1 - blanks]), next_group - group))
+        start, blank, group = first, min(1, blanks), next_group  # black keeps one blank line at most
+        if starts_run:
+            runs.append((run_blank, "\n".join(lines[run_start - 1 : first - 1 - blanks])))
+            run_start, run_blank = first, blank
+            parts.append([])
+    parts.pop()  # (the stand-in cut after the last line opened it)
+    if head is not None:
+        runs.pop(0), parts.pop(0)
+    elif len(parts[0]) > 1:  # the run with the def line goes to black alone, as one part
+        parts[0] = [(0, runs[0][1], sum(n for _, _, n in parts[0]))]
+    return Runs(head, runs, [tuple(p) for p in parts])
+
+
+def _joined(parts: list[Part]) -> str:
+    """A run's text from its parts, as black lays them out in one run (one blank line at most)."""
+    return "\n".join("\n" * blank + text if i else text for i, (blank, text, _) in enumerate(parts))
+
+
+def split_layout(layout: str, parts: tuple[Part, ...]) -> list[str] | None:
+    """black's ``layout`` of a run (with :data:`WRAPPER`) split into its parts' layouts, each what
+    black writes for the part alone (without the wrapper); None if the layout does not split as
+    the parts say (the run's layout is still right: only its parts are not remembered)."""
+    try:
+        tree = ast.parse(layout)
+    except SyntaxError:
+        return None
+    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.FunctionDef):
+        return None
+    groups = _statements_by_line(tree.body[0].body[1:])  # (after the wrapper's `_ = 0`)
+    if len(groups) != sum(n for _, _, n in parts):
+        return None
+    lines = layout.split("\n")
+    texts: list[str] = []
+    end, taken = WRAPPER.count("\n"), 0  # (0-based: the line after the previous part)
+    for k, (_, _, count) in enumerate(parts):
+        taken += count
+        start, last = end, groups[taken - 1][-1]
+        end = len(lines) if k == len(parts) - 1 else last.end_lineno or last.lineno
+        while start < end and not lines[start].strip():
+            start += 1
+        texts.append("\n".join(lines[start:end]))
+    if WRAPPER + _joined([(blank, text, n) for (blank, _, n), text in zip(parts, texts, strict=True)]) != layout:
+        return None  # (blank lines black did not cap as the parts say)
+    return texts
 
 
 _DEF_LINE = re.compile(r"def [A-Za-z_][A-Za-z0-9_]*\((?:[A-Za-z_][A-Za-z0-9_]*(?:, [A-Za-z_][A-Za-z0-9_]*)*)?\):")

@@ -31,7 +31,7 @@ import re
 from typing import Any
 
 from nb2prod.generate._black_features import _newer_syntax
-from nb2prod.generate._chunks import WRAPPER, Runs, function_runs
+from nb2prod.generate._chunks import WRAPPER, Part, Runs, _joined, function_runs, split_layout
 from nb2prod.generate._piece_store import (
     _fresh_pieces,
     _piece_key,
@@ -292,15 +292,19 @@ def _format_runs(cut: Runs, mark: str, mode: Any) -> str | None:
     remembered), put back with the blank lines black keeps; None if one is not laid out as expected."""
     wrapped = [cut.head is not None or i > 0 for i in range(len(cut.runs))]
     texts = [(WRAPPER if w else "") + run + "\n\n\n" + mark for w, (_, run) in zip(wrapped, cut.runs, strict=True)]
+    parts = [p if w else () for w, p in zip(wrapped, cut.parts, strict=True)]
     done = [] if cut.head is None else [cut.head]
-    for w, (blank, _), laid_out in zip(wrapped, cut.runs, _format_pieces(texts, mark, mode, by_runs=False), strict=True):
+    laid_out_runs = _format_pieces(texts, mark, mode, by_runs=False, parts=parts)
+    for w, (blank, _), laid_out in zip(wrapped, cut.runs, laid_out_runs, strict=True):
         if laid_out is None or (w and not laid_out.startswith(WRAPPER)):
             return None
         done.append("\n" * blank + (laid_out[len(WRAPPER) :] if w else laid_out))
     return "\n".join(done)
 
 
-def _format_pieces(texts: list[str], mark: str, mode: Any, *, by_runs: bool = True) -> list[str | None]:
+def _format_pieces(
+    texts: list[str], mark: str, mode: Any, *, by_runs: bool = True, parts: list[tuple[Part, ...]] | None = None
+) -> list[str | None]:
     """Each of ``texts`` formatted by :func:`_format_piece`. A piece another worker of the build
     is laying out right now is left for last: notebooks in one folder share pieces, and two
     workers on two such notebooks then split black's work between them instead of doubling it."""
@@ -310,18 +314,20 @@ def _format_pieces(texts: list[str], mark: str, mode: Any, *, by_runs: bool = Tr
         if being_laid_out_elsewhere(_piece_key(text, mode)):
             later.append(i)
             continue
-        done[i] = _format_piece(text, mark, mode, by_runs=by_runs)
+        done[i] = _format_piece(text, mark, mode, by_runs=by_runs, parts=parts[i] if parts else ())
         if done[i] is None:
             return done  # the caller formats the whole module
     for i in later:
-        done[i] = _format_piece(texts[i], mark, mode, by_runs=by_runs)
+        done[i] = _format_piece(texts[i], mark, mode, by_runs=by_runs, parts=parts[i] if parts else ())
     return done
 
 
-def _format_piece(text: str, mark: str, mode: Any, *, by_runs: bool = True) -> str | None:
+def _format_piece(
+    text: str, mark: str, mode: Any, *, by_runs: bool = True, parts: tuple[Part, ...] = ()
+) -> str | None:
     """``text`` (ending in ``mark``) formatted, without the mark: from the cache when black laid it
-    out before, else run by run (:mod:`nb2prod.generate._chunks`) or by black, and remembered;
-    None when black does not end it with the mark."""
+    out before, else run by run (:mod:`nb2prod.generate._chunks`), from its ``parts`` (a run's)
+    when some are known, or by black, and remembered; None when black does not end it with the mark."""
     import black
 
     key = _piece_key(text, mode)
@@ -333,18 +339,60 @@ def _format_piece(text: str, mark: str, mode: Any, *, by_runs: bool = True) -> s
         return shared
     claim_layout(key)
     runs = function_runs(text[: -len("\n\n\n" + mark)]) if by_runs and text.endswith("\n\n\n" + mark) else None
-    if runs is not None:
-        laid_out = _format_runs(runs, mark, mode)
-        if laid_out is not None:
-            _stored_pieces()[key] = _fresh_pieces[key] = laid_out
-            share_layout(key, laid_out)
-            return laid_out
+    laid_out = _format_runs(runs, mark, mode) if runs is not None else None
+    if laid_out is None and len(parts) > 1:
+        laid_out = _from_parts(parts, mark, mode)
+    if laid_out is not None:
+        _remember(key, laid_out)
+        return laid_out
     try:
         formatted = black.format_str(text, mode=mode)
     except black.InvalidInput:
         return None  # a cut in the wrong place: black formats the whole module, and says why
     if not formatted.endswith("\n\n\n" + mark):
         return None
-    _stored_pieces()[key] = _fresh_pieces[key] = layout = formatted[: -len("\n\n\n" + mark)]
-    share_layout(key, layout)
+    layout = formatted[: -len("\n\n\n" + mark)]
+    _remember(key, layout)
+    if len(parts) > 1:  # so that a run met later with one part changed costs black that part only
+        for (_, part, _), part_layout in zip(parts, split_layout(layout, parts) or (), strict=False):
+            if not isinstance(_stored_pieces().get(part_key := _part_key(part, mark, mode)), str):
+                _remember(part_key, WRAPPER + part_layout)
     return layout
+
+
+def _from_parts(parts: tuple[Part, ...], mark: str, mode: Any) -> str | None:
+    """A run's layout from its parts' (with :data:`WRAPPER`, as black writes the run), black
+    laying out only the parts not known, together; None when none is known (black then lays out
+    the run whole, which costs the same and teaches the parts)."""
+    import black
+
+    keys = [_part_key(text, mark, mode) for _, text, _ in parts]
+    shared_layout(keys[0])  # (takes in what the build's other workers have shared)
+    known = [_stored_pieces().get(key) for key in keys]
+    known = [k if isinstance(k, str) and k.startswith(WRAPPER) else None for k in known]
+    missing = [i for i, k in enumerate(known) if k is None]
+    if len(missing) == len(parts):
+        return None
+    if missing:
+        new = tuple((0, parts[i][1], parts[i][2]) for i in missing)
+        try:
+            formatted = black.format_str(WRAPPER + _joined(new) + "\n\n\n" + mark, mode=mode)
+        except black.InvalidInput:
+            return None
+        texts = split_layout(formatted[: -len("\n\n\n" + mark)], new) if formatted.endswith("\n\n\n" + mark) else None
+        if texts is None:
+            return None
+        for i, part_layout in zip(missing, texts, strict=True):
+            known[i] = WRAPPER + part_layout
+            _remember(keys[i], known[i])
+    return WRAPPER + _joined([(blank, k[len(WRAPPER) :], n) for (blank, _, n), k in zip(parts, known, strict=True)])  # type: ignore[index]
+
+
+def _part_key(part: str, mark: str, mode: Any) -> str:
+    """A part's key: the key it has when it is a run of its own."""
+    return _piece_key(WRAPPER + part + "\n\n\n" + mark, mode)
+
+
+def _remember(key: str, layout: str) -> None:
+    _stored_pieces()[key] = _fresh_pieces[key] = layout
+    share_layout(key, layout)

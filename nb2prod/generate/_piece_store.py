@@ -29,7 +29,7 @@ def _piece_key(text: str, mode: Any) -> str:
 
 
 _PIECES_FILE = "black-pieces-v1.json"
-_PIECES_KEPT = 4000  # ~1-3 KB each; the oldest go first
+_PIECES_KEPT = 8000  # a run ~1-3 KB, a part of one ~0.1 KB (a MB or two in all); the oldest go first
 _fresh_pieces: dict[str, str] = {}
 
 

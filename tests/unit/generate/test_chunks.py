@@ -97,3 +97,79 @@ def test_editing_one_statement_formats_only_its_run_again(tmp_path: Path, every_
     assert _format.format_module(edited, item.plan.name, _MAIN) == black.format_str(edited, mode=black.Mode())
     again = [k for k in _piece_store.take_fresh_pieces() if not k.startswith("syntax:")]
     assert len(first) > 5 and len(again) == 2  # the edited statement's run, and the step it is in
+
+
+@pytest.fixture
+def default_cuts(tmp_path, monkeypatch):
+    """The build's own cuts (one in three), with nothing remembered from before."""
+    monkeypatch.setenv("NB2PROD_CACHE_DIR", str(tmp_path / "cache"))
+    _piece_store._stored_pieces.cache_clear()
+    _piece_store.take_fresh_pieces()
+    yield
+    _piece_store._stored_pieces.cache_clear()
+    _piece_store.take_fresh_pieces()
+
+
+def _laid_out_alone(part: str) -> str:
+    mark = _format._VERSIONS_MARK
+    return black.format_str(_chunks.WRAPPER + part + "\n\n\n" + mark, mode=black.Mode())[len(_chunks.WRAPPER) : -len("\n\n\n" + mark)]
+
+
+def test_a_runs_layout_splits_into_what_black_writes_for_each_part_alone(tmp_path: Path, default_cuts) -> None:
+    cells = [("import math\nf = print", ["imports"]), ("n = 1", ["parameters"])]
+    cells += [(code, [f"step:s{k}"]) for k, code in enumerate(AWKWARD_STEPS)]
+    write_notebook(tmp_path, cells, name="awkward.ipynb")
+    items = _items([tmp_path / "awkward.ipynb"]) + _items(sorted((FIXTURES / "real").glob("*.ipynb")))
+    split = 0
+    for item in items:
+        head = item.source[: item.source.rfind(_format._RUN_START) + 1]
+        for piece in _format._pieces(head):
+            cut = _chunks.function_runs(piece)
+            for i, ((_, run), parts) in enumerate(zip(cut.runs if cut else [], cut.parts if cut else [], strict=True)):
+                if len(parts) < 2 or (i == 0 and cut.head is None):
+                    continue
+                layout = _laid_out_alone(run)
+                texts = _chunks.split_layout(_chunks.WRAPPER + layout, parts)
+                assert texts is not None, run
+                assert texts == [_laid_out_alone(part) for _, part, _ in parts], run
+                split += 1
+    assert split >= 10
+
+
+def test_a_run_with_one_statement_changed_sends_black_that_statement_only(tmp_path: Path, default_cuts, monkeypatch) -> None:
+    step = "\n".join(f"value_{i} = {i} * n" for i in range(30))
+    step += "\nresult = sum([" + ", ".join(f"value_{i}" for i in range(30)) + "])"
+    write_notebook(tmp_path, [("n = 2", ["parameters"]), (step, ["step:compute", "parity:result"])], name="long.ipynb")
+    (item,) = _items([tmp_path / "long.ipynb"])
+    assert _format.format_module(item.source, item.plan.name, _MAIN) == black.format_str(item.source, mode=black.Mode())
+    edited = item.source.replace("value_17 = 17 * n", "value_17 = 170 * n")
+    want = black.format_str(edited, mode=black.Mode())
+    sent: list[str] = []
+    real_format_str = black.format_str
+    monkeypatch.setattr(black, "format_str", lambda text, mode: sent.append(text) or real_format_str(text, mode=mode))
+    assert _format.format_module(edited, item.plan.name, _MAIN) == want
+    assert len(sent) == 1 and "value_17 = 170 * n" in sent[0]
+    assert [line for line in sent[0].splitlines() if "value_" in line] == ["    value_17 = 170 * n"]
+
+
+def test_copies_each_with_a_line_of_its_own_are_what_black_writes(default_cuts) -> None:
+    """As the benchmark's real-shaped corpus: the same notebooks again and again, one new line in
+    a step of each copy, so most of a run is known and black sees the new line."""
+    items = _items(sorted((FIXTURES / "real").glob("*.ipynb")))
+    checked = 0
+    for copy in range(3):
+        for item in items:
+            lines = item.source.split("\n")
+            at = next((i for i, line in enumerate(lines) if line.startswith("def ") and '"""' in lines[i + 1]), None)
+            if at is None:
+                continue
+            lines.insert(at + 3, f"    copy_scale = {copy + 1} / {copy + 2}  # copy {copy}")
+            source = "\n".join(lines)
+            try:
+                compile(source, item.plan.name, "exec")
+            except SyntaxError:
+                continue
+            want = black.format_str(source, mode=black.Mode())
+            assert _format.format_module(source, item.plan.name, _MAIN) == want, (item.plan.name, copy)
+            checked += 1
+    assert checked >= 20
