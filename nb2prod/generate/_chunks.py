@@ -81,8 +81,9 @@ def function_runs(piece: str, every: int = _EVERY) -> Runs | None:
             run_start, run_blank = first, blank
             parts.append([])
     parts.pop()  # (the stand-in cut after the last line opened it)
-    if head is not None:
-        runs.pop(0), parts.pop(0)
+    if head is not None:  # (the def line and docstring are written directly)
+        runs.pop(0)
+        parts.pop(0)
     elif len(parts[0]) > 1:  # the run with the def line goes to black alone, as one part
         parts[0] = [(0, runs[0][1], sum(n for _, _, n in parts[0]))]
     return Runs(head, runs, [tuple(p) for p in parts])
