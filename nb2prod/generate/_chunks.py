@@ -49,14 +49,8 @@ class Runs:
 def function_runs(piece: str, every: int = _EVERY) -> Runs | None:
     """``piece`` (one top-level function) cut into runs of statements; None when there is nothing
     to cut (a short step, a decorated function, anything unusual)."""
-    try:
-        tree = ast.parse(piece)
-    except SyntaxError:
-        return None
-    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.FunctionDef):
-        return None
-    function = tree.body[0]
-    if function.decorator_list or len(function.body) < 3:
+    function = _only_function(piece)
+    if function is None or function.decorator_list or len(function.body) < 3:
         return None
     lines = piece.split("\n")
     groups = _statements_by_line(function.body)
@@ -89,6 +83,17 @@ def function_runs(piece: str, every: int = _EVERY) -> Runs | None:
     return Runs(head, runs, [tuple(p) for p in parts])
 
 
+def _only_function(text: str) -> ast.FunctionDef | None:
+    """The function ``text`` consists of, or None (not Python, or not one function alone)."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return None
+    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.FunctionDef):
+        return None
+    return tree.body[0]
+
+
 def _joined(parts: list[Part]) -> str:
     """A run's text from its parts, as black lays them out in one run (one blank line at most)."""
     return "\n".join("\n" * blank + text if i else text for i, (blank, text, _) in enumerate(parts))
@@ -98,13 +103,10 @@ def split_layout(layout: str, parts: tuple[Part, ...]) -> list[str] | None:
     """black's ``layout`` of a run (with :data:`WRAPPER`) split into its parts' layouts, each what
     black writes for the part alone (without the wrapper); None if the layout does not split as
     the parts say (the run's layout is still right: only its parts are not remembered)."""
-    try:
-        tree = ast.parse(layout)
-    except SyntaxError:
+    function = _only_function(layout)
+    if function is None:
         return None
-    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.FunctionDef):
-        return None
-    groups = _statements_by_line(tree.body[0].body[1:])  # (after the wrapper's `_ = 0`)
+    groups = _statements_by_line(function.body[1:])  # (after the wrapper's `_ = 0`)
     if len(groups) != sum(n for _, _, n in parts):
         return None
     lines = layout.split("\n")

@@ -367,8 +367,7 @@ def _from_parts(parts: tuple[Part, ...], mark: str, mode: Any) -> str | None:
     import black
 
     keys = [_part_key(text, mark, mode) for _, text, _ in parts]
-    shared_layout(keys[0])  # (takes in what the build's other workers have shared)
-    known = [_stored_pieces().get(key) for key in keys]
+    known = [_stored_pieces().get(key) for key in keys]  # (the caller's shared_layout took in the others')
     known = [k if isinstance(k, str) and k.startswith(WRAPPER) else None for k in known]
     missing = [i for i, k in enumerate(known) if k is None]
     if len(missing) == len(parts):
