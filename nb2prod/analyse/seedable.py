@@ -30,7 +30,8 @@ class Callee:
     conditions: tuple[tuple[str, str, frozenset[Any]], ...]  # (param, "in" | "not in", values)
 
 
-_CACHE_FORMAT = 2  # 2: shuffle conditions, documented defaults behind deprecation sentinels
+_CACHE_FORMAT = 3  # 2: shuffle conditions, documented defaults behind deprecation sentinels;
+# 3: fixed seeds when None (LightGBM), "Used when ``x is not None``" (silhouette_score)
 _MISSING = object()
 
 
@@ -73,13 +74,32 @@ def _inspect_callee(qualified: str) -> tuple[Callee | None, bool]:
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name not in ("self", "cls")
     ]
     position = positional.index("random_state") if "random_state" in positional else None
-    doc = inspect.getdoc(obj) or ""
+    doc = _parameters_doc(obj)
+    if _fixed_when_none(doc):
+        return None, True  # LightGBM: "If None, default seeds in C++ code are used."
     conditions = doc_conditions(doc, set(sig.parameters))
     defaults = {
         name: doc_default(doc, name, sig.parameters[name].default) for name, _, _ in conditions
         if sig.parameters[name].default is not inspect.Parameter.empty
     }
     return Callee(position, defaults, tuple(positional), conditions), True
+
+
+def _parameters_doc(obj: Any) -> str:
+    """The docstring that documents the parameters: a class's own, or its ``__init__``'s
+    (LightGBM's estimators document them there)."""
+    import inspect
+
+    doc = inspect.getdoc(obj) or ""
+    if "random_state" not in doc and inspect.isclass(obj):
+        doc = inspect.cleandoc(getattr(obj.__init__, "__doc__", None) or "") or doc
+    return doc
+
+
+def _fixed_when_none(doc: str) -> bool:
+    """The ``random_state`` paragraph says None means fixed default seeds, not fresh entropy."""
+    text = _random_state_paragraph(doc)
+    return bool(text and re.search(r"\bIf None, (?:the )?default seeds?\b[^.]*\bused\b", text))
 
 
 def _encode(callee: Callee | None) -> Any:
@@ -213,12 +233,20 @@ _ONLY_WHEN = re.compile(
 )
 
 
+_NOT_NONE_WHEN = re.compile(r"^(?:Only used|Used) when `{1,2}(\w+) is not None`{1,2}")
+
+
+def _random_state_paragraph(doc: str) -> str:
+    """The ``random_state`` entry of a numpydoc Parameters section, on one line ('' if none)."""
+    match = re.search(r"^random_state\s*:[^\n]*\n((?:[ \t]+[^\n]*\n?|[ \t]*\n)+)", doc, re.M)
+    return " ".join(match.group(1).split()) if match else ""
+
+
 def doc_conditions(doc: str, params: set[str]) -> tuple[tuple[str, str, frozenset[Any]], ...]:
     """When the ``random_state`` paragraph says the seed is only used under one condition."""
-    match = re.search(r"^random_state\s*:[^\n]*\n((?:[ \t]+[^\n]*\n?|[ \t]*\n)+)", doc, re.M)
-    if not match:
+    text = _random_state_paragraph(doc)
+    if not text:
         return ()
-    text = " ".join(match.group(1).split())
     found: list[tuple[str, str, frozenset[Any]]] = []
     for sentence in _SENTENCE.split(text):
         if sentence.count(" when ") + sentence.count("(when ") > 1 or ", and " in sentence:
@@ -229,6 +257,8 @@ def doc_conditions(doc: str, params: set[str]) -> tuple[tuple[str, str, frozense
             found.append((m.group(1), "not in", frozenset({m.group(2) == "True"})))
         elif m := _ONLY_WHEN.match(sentence):
             found.append((m.group(1), "in", frozenset({m.group(2) == "True"})))
+        elif m := _NOT_NONE_WHEN.match(sentence):
+            found.append((m.group(1), "not in", frozenset({None})))
     if not found and "shuffle" in params and _only_shuffles(text):
         found.append(("shuffle", "in", frozenset({True})))  # train_test_split(..., shuffle=False)
     found = [c for c in found if c[0] in params]

@@ -163,7 +163,9 @@ class ParityReport:
         return sum(len(c.gate_failures) for c in self.cases)
 
     def summary_line(self) -> str:
-        parts = [f"{self.count('passed')} passed", f"{self.count('failed')} failed"]
+        empty = sum(1 for c in self.cases if c.error is None and not c.targets)
+        passed = f"{self.count('passed')} passed" + (f" ({empty} with nothing compared)" if empty else "")
+        parts = [passed, f"{self.count('failed')} failed"]
         if self.count("not reproducible"):
             parts.append(f"{self.count('not reproducible')} not reproducible")
         if self.gates_failed:

@@ -34,6 +34,13 @@ from nb2prod.report.common import (
 if TYPE_CHECKING:
     from rich.console import Console
 
+NO_TARGETS = "no parity or metric target, tagged or inferred"
+NO_TARGETS_HINT = (
+    "The notebook and the pipeline both ran; tag the cell that makes the predictions `parity:VAR` "
+    "(`nb2prod tag NOTEBOOK` shows what inference found)."
+)
+
+
 def print_console(report: ParityReport, console: Console) -> None:
     """A table of every target, then each mismatch and error in full, then the summary line."""
     from rich.table import Table
@@ -55,7 +62,7 @@ def print_console(report: ParityReport, console: Console) -> None:
             table.add_row(*head, "-", "-", error, Text(_case_detail(case)))
             continue
         if not case.targets:
-            table.add_row(*head, "-", "-", Text("passed", styles["passed"]), Text("no targets"))
+            table.add_row(*head, "-", "-", Text("nothing compared", "bold yellow"), Text(NO_TARGETS))
         for t in case.targets:
             status = target_status(case, t)
             result = Text(_STATUS[status], styles[status])
@@ -77,6 +84,10 @@ def print_console(report: ParityReport, console: Console) -> None:
         if case.error is not None:
             console.print(Text(f"{case.notebook} [{case.param_id}] raised", style="bold magenta"))
             console.print(Text(_indent(_error_text(case.error))))
+    for case in report.cases:
+        if case.error is None and not case.targets:
+            console.print(Text(f"{case.notebook} [{case.param_id}]: nothing was compared: {NO_TARGETS}. "
+                               f"{NO_TARGETS_HINT}", style="yellow"))
     for case in report.cases:
         for gate in case.gates:
             style = "green" if gate.passed else "bold red"
@@ -147,7 +158,7 @@ def _junit_cases(case: CaseResult) -> Iterable[tuple[ET.Element, str | None]]:
         yield el, "failures" if failed else None
     if not case.targets:
         el = ET.Element("testcase", classname=classname, name=f"{case.param_id}::*", time="0.000")
-        ET.SubElement(el, "skipped", message="no parity or metric targets declared")
+        ET.SubElement(el, "skipped", message=f"nothing compared: {NO_TARGETS}")
         yield el, "skipped"
     moved = {m.target: m for m in case.moved}
     for t in case.targets:

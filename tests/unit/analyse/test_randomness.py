@@ -216,7 +216,9 @@ def test_a_second_build_answers_from_the_disk_cache_without_importing(tmp_path):
     runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
             for _ in range(2)]
     assert [r.stdout.strip() for r in runs] == ["[(1, 1)] True", "[(1, 1)] False"], runs[1].stderr
-    assert (tmp_path / "cache" / "random-state-v2.json").is_file()
+    from nb2prod.analyse.seedable import _CACHE_FORMAT
+
+    assert (tmp_path / "cache" / f"random-state-v{_CACHE_FORMAT}.json").is_file()
 
 
 # -- issue 14, item 5: randomness outside numpy and random, estimators built indirectly ----------
@@ -301,3 +303,31 @@ def test_tensorflow_and_keras_draws_are_hinted_without_importing_them(tmp_path):
     assert "tensorflow" not in sys.modules
     assert hints_for(tmp_path, ("import tensorflow as tf", ["imports"]),
                      ("tf.random.set_seed(0)\nx = tf.random.normal((2,))", ["step:a"])) == []
+
+
+@pytest.mark.parametrize(
+    ("code", "hinted"),
+    [
+        ("silhouette_score(X, labels)", False),  # "Used when ``sample_size is not None``"
+        ("silhouette_score(X, labels, sample_size=None)", False),
+        ("silhouette_score(X, labels, sample_size=50)", True),
+        ("silhouette_score(X, labels, sample_size=50, random_state=0)", False),
+    ],
+)
+def test_a_seed_documented_as_used_only_when_a_parameter_is_set(tmp_path, code, hinted):
+    setup = ("from sklearn.metrics import silhouette_score\n"
+             "X, labels = make_blobs(n_samples=60, random_state=0)")
+    hints = hints_for(tmp_path, (f"{setup}\n{code}", ["step:a"]))
+    assert [h.line for h in hints] == ([3] if hinted else [])
+
+
+def test_lightgbm_without_random_state_uses_its_fixed_default_seeds(tmp_path):
+    """LightGBM documents None as "default seeds in C++ code are used" (in ``__init__``'s
+    docstring, not the class's): runs repeat, so there is nothing to hint."""
+    pytest.importorskip("lightgbm")
+    code = ("import lightgbm as lgb\nX, y = make_blobs(n_samples=60, random_state=0)\n"
+            "clf = lgb.LGBMClassifier(n_estimators=5, subsample=0.8, colsample_bytree=0.8)\n"
+            "reg = lgb.LGBMRegressor(n_estimators=5)\n"
+            "forest = RandomForestClassifier(n_estimators=5)")
+    hints = hints_for(tmp_path, (code, ["step:a"]))
+    assert [(h.line, h.call) for h in hints] == [(5, "RandomForestClassifier(n_estimators=5)")]

@@ -139,6 +139,20 @@ def test_junit_case_without_targets_is_skipped(tmp_path: Path) -> None:
     assert root.find("testsuite/testcase/skipped") is not None
 
 
+def test_console_says_when_nothing_was_compared() -> None:
+    """A green run that compared nothing is a CI trap: the table, a line under it and the
+    summary all say so (the exit code stays 0: both sides ran)."""
+    case = CaseResult(notebook="nb.ipynb", name="nb", version="v1", param_id="defaults", params={})
+    report = ParityReport(cases=[case])
+    console = Console(record=True, width=200, color_system=None)
+    print_console(report, console)
+    text = " ".join(console.export_text().split())
+    assert "nothing compared" in text and "passed" not in text.split("nothing compared")[0][-40:]
+    assert "nb.ipynb [defaults]: nothing was compared: no parity or metric target" in text
+    assert "PASSED: 1 passed (1 with nothing compared), 0 failed" in text
+    assert report.exit_code == 0
+
+
 def test_html_verdict_plot_and_escaping(report: ParityReport, tmp_path: Path) -> None:
     path = tmp_path / "parity.html"
     write_html(report, path)
