@@ -24,3 +24,20 @@ def write_notebook(folder: Path, cells: Sequence[CellSpec], name: str = "nb.ipyn
     path = folder / name
     nbformat.write(nb, path)
     return path
+
+
+def run_built(tmp_path: Path, cells: Sequence[CellSpec]) -> dict:
+    """Build the notebook into ``gen`` and return what ``run()`` returns, in a fresh interpreter."""
+    import pickle
+    import subprocess
+    import sys
+
+    from nb2prod.store.build import build
+
+    path = write_notebook(tmp_path, cells)
+    assert build([path], tmp_path / "gen", root=tmp_path).exit_code == 0
+    code = (f"import pickle, sys; sys.path.insert(0, {str(tmp_path)!r}); import gen.nb as m; "
+            "sys.stdout.buffer.write(pickle.dumps(m.run()))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, timeout=120)
+    assert result.returncode == 0, result.stderr.decode()
+    return pickle.loads(result.stdout)

@@ -4,7 +4,8 @@ In the notebook such a function changes the kernel's namespace; in the pipeline 
 function, so the function must live inside the calling step and say ``nonlocal x`` instead, with the
 step declaring ``x: object`` so the name is the step's own even when only the function assigns it.
 A ``functions`` cell's such function is copied into each step that calls it; a step cell's one may
-only be called from its own step. Anything else is refused with both cells named.
+only be called from its own step. Anything else is refused with both cells named. (The copies of
+:mod:`nb2prod.analyse.late` functions a step hosts come after these, before the step's cells.)
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import ast
 from typing import TYPE_CHECKING
 
+from nb2prod.analyse import late
 from nb2prod.errors import AnalysisError
 
 if TYPE_CHECKING:
@@ -49,8 +51,9 @@ def closure_prelude(flow: FlowState, parsed: list[CellCode], step: str, cells: l
     hosted = list(flow.relocated.get(step, {}))
     own = [f for p in cells for f, (home, _) in flow.global_functions.items() if home is p]
     names = dict.fromkeys(n for f in [*own, *hosted] for n, _ in flow.effects[f])
+    copies = late.prelude(flow, step)  # type: ignore[arg-type]  # (functions reading later names)
     if not names:
-        return ""
+        return copies
     said = ", ".join(names)
     parts = [f"# this step's own {said}, which its functions below declare global in the notebook\n"
              + "\n".join(f"{n}: object" for n in names)]
@@ -60,7 +63,7 @@ def closure_prelude(flow: FlowState, parsed: list[CellCode], step: str, cells: l
         lines = nonlocal_lines(flow, home, only=node)
         text = [lines.get(i, line) for i, line in enumerate(home.code.splitlines(), 1)]
         parts.append(f"# cell {home.cell.index}\n" + "\n".join(text[first - 1 : node.end_lineno]))
-    return "\n\n".join(parts) + "\n\n"
+    return "\n\n".join(parts) + "\n\n" + copies
 
 
 def nonlocal_lines(flow: FlowState, p: CellCode, only: ast.AST | None = None) -> dict[int, str]:

@@ -10,21 +10,25 @@ makes the reader run after the writer. A notebook function that declares ``globa
 changes ``x`` wherever it is called (it becomes a closure over the calling step's ``x``; see
 :mod:`nb2prod.analyse.closures`). An import that only a skipped or unexported cell makes, and that
 exported code needs, is lent to the module header (:mod:`nb2prod.analyse.hidden`), and the build
-says so.
+says so; so is a star import (its names are unknown) and ``%run helpers.py``, as the import it means
+(:mod:`nb2prod.analyse.runmagic`). A step function whose body reads names later cells define reads
+them where it is called (:mod:`nb2prod.analyse.late`).
 """
 
 from __future__ import annotations
 
 import ast
-import difflib
-from collections.abc import Iterable
 from dataclasses import dataclass
 
-from nb2prod.analyse import closures, hidden
+from nb2prod.analyse import closures, hidden, late
 from nb2prod.analyse.cells import MODULE_ROLES, CellCode
 from nb2prod.analyse.lineage import PathResolver, mentions_files
 from nb2prod.analyse.names import BUILTINS, global_effects, printed_names, statement_events
 from nb2prod.analyse.plan import Target
+from nb2prod.analyse.runmagic import bind_run_magics
+from nb2prod.analyse.undefined import closest as _closest
+from nb2prod.analyse.undefined import module_read_hint as _module_read_hint
+from nb2prod.analyse.undefined import raise_undefined
 from nb2prod.errors import AnalysisError, TagError
 from nb2prod.read.notebook import SourceNotebook
 
@@ -80,6 +84,11 @@ class DataFlow:
         self.global_functions: dict[str, tuple[CellCode, ast.FunctionDef | ast.AsyncFunctionDef]] = {}
         self.effects: dict[str, tuple[tuple[str, bool], ...]] = {}
         self.relocated: dict[str, dict[str, None]] = {}  # step -> functions-cell functions it hosts
+        self.late: dict[str, late.Late] = {}  # functions whose free names are read where they are called
+        self.hosted: dict[str, dict[str, late.Late]] = {}  # step -> copies of late functions it hosts
+        self.calling: tuple[str, int] | None = None  # (late function, its cell) whose body is read now
+        self.hidden_stars: list[tuple[int, str]] = []  # star imports of hidden cells: (cell, source)
+        self.run_texts: dict[str, str] = {}  # import -> the hidden `%run` magic it stands for
         for p in parsed:
             for stmt in p.kept:
                 if p.role in MODULE_ROLES or p.is_hoisted(stmt):
@@ -87,6 +96,10 @@ class DataFlow:
                         e.name for e in statement_events(stmt) if e.kind == "write"
                     )
         self.star_import = "*" in self.module_names
+        self.step_names = {  # names step cells bind (a late function's, not a star import's)
+            e.name for p in parsed if p.role == "step" for stmt in p.kept if not p.is_hoisted(stmt)
+            for e in statement_events(stmt) if e.kind == "write"
+        } if self.star_import else set()
         clash = sorted(self.module_names & RESERVED)
         if clash:
             raise AnalysisError(
@@ -110,6 +123,8 @@ class DataFlow:
                 for name in p.cell.tags.after:
                     self.after.setdefault(p.step, {})[name] = p.cell.index
             unexported = p.role in ("skip", "unexported", "metrics")
+            if p.role != "parameters":
+                bind_run_magics(self, p, unexported)
             files = mentions_files(p.code)
             for stmt in (p.tree.body if unexported else p.kept) if p.tree is not None else []:
                 hoisted = p.is_hoisted(stmt)
@@ -117,6 +132,9 @@ class DataFlow:
                 if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef) and stmt.name in self.effects:
                     own = {n for n, _ in self.effects[stmt.name]}  # read when called, not when defined
                     events = [e for e in events if not (e.deferred and e.name in own)]
+                later = late.definition(self, p, stmt, events) if p.role == "step" and not hoisted else None
+                if later is not None:  # its body's names are read where it is called
+                    events = [e for e in events if not e.deferred]
                 if unexported:
                     if files:  # a file only a hidden cell makes: the pipeline never makes it
                         for _, path, _ in self.paths.files(stmt)[1]:
@@ -130,7 +148,14 @@ class DataFlow:
                 for event in events:
                     if event.kind == "read" and event.name in self.global_functions:
                         closures.check_use(self, p, stmt, event.name, event.line)
-                    self._event(p, event.kind, event.name, event.line, module=hoisted)
+                    if event.kind == "read" and event.name in self.late and p.role == "step" and not hoisted:
+                        late.use(self, p, event.name, event.line)
+                        if self.late[event.name].home.step != p.step:
+                            continue  # the step has a copy of its own
+                    self._event(p, event.kind, event.name, event.line, module=hoisted,
+                                in_place=event.in_place)
+                if later is not None:
+                    self.late[later.node.name] = later
             self._targets(p)
 
     def _files(self, p: CellCode, stmt: ast.stmt) -> None:
@@ -166,8 +191,13 @@ class DataFlow:
             self.file_readers[key] = set()
             self.files_written.setdefault(step, {})[path] = None
 
-    def _event(self, p: CellCode, kind: str, name: str, line: int, *, module: bool) -> None:
+    def _event(self, p: CellCode, kind: str, name: str, line: int, *, module: bool,
+               in_place: bool = False) -> None:
         role = "module" if module or p.role in MODULE_ROLES else p.role
+        if in_place and kind == "write" and role == "step" and self._module_level(name):
+            return  # `warnings.warn = f`, `pd.options.display.max_rows = 9`: configures a module
+        if kind in ("write", "del"):
+            self.late.pop(name, None)
         if kind == "keep":  # a write that may not happen: a step needs the value it may keep
             writer = self.writer.get(name)
             if writer is None and role == "step":
@@ -218,6 +248,10 @@ class DataFlow:
         else:
             self.writer[name] = Writer(role, None, p.cell.index)
         self.readers[name] = set()
+
+    def _module_level(self, name: str) -> bool:
+        writer = self.writer.get(name)
+        return writer.kind == "module" if writer is not None else name in self.module_names
 
     def _step_reads(self, p: CellCode, name: str, line: int) -> None:
         step = p.step
@@ -308,49 +342,15 @@ class DataFlow:
     def _undefined(self, p: CellCode, name: str, line: int) -> None:
         if name not in self.module_names and name in self.hidden_imports:
             hidden.borrow(self, name, f"step {p.step!r} (cell {p.cell.index})")
+        if name not in self.module_names and name not in self.hidden_writer and name not in BUILTINS:
+            hidden.borrow_stars(self, name, f"step {p.step!r} (cell {p.cell.index})")
         if name in self.module_names or self.star_import:
             self.free_reads.setdefault(p.step or "", {}).setdefault(name, (p.cell.index, line, "module-level"))
             return
-        if name in self.hidden_writer:
-            cell = self.hidden_writer[name]
-            what, fix = self._why_hidden(cell, name)
-            raise AnalysisError(
-                f"step {p.step!r} reads {name!r}, but only cell {cell}, which is not exported "
-                f"({what}), defines it.",
-                path=self.nb.display_path,
-                cell=p.cell.index,
-                line=line,
-                hint=f"move the definition of {name!r} into a step, or {fix}.",
-            )
-        if name in BUILTINS:
+        if name in BUILTINS and name not in self.hidden_writer:
             self.free_reads.setdefault(p.step or "", {}).setdefault(name, (p.cell.index, line, "built-in"))
             return
-        raise AnalysisError(
-            f"step {p.step!r} reads {name!r}, which no cell above defines.",
-            path=self.nb.display_path,
-            cell=p.cell.index,
-            line=line,
-            hint="define it in an earlier step or the parameters cell (it would raise NameError).",
-        )
-
-    def _why_hidden(self, cell: int, name: str) -> tuple[str, str]:
-        """What a cell that is not exported is, and how to export it, for a hint that fits it."""
-        hidden = next((p for p in self.parsed if p.cell.index == cell), None)
-        role = hidden.role if hidden is not None else "unexported"
-        first = next((c for p in self.parsed if p.role == "step" for c in [p.cell.index]), None)
-        imported = hidden is not None and hidden.tree is not None and any(
-            (a.asname or a.name.split(".")[0]) == name
-            for node in hidden.tree.body if isinstance(node, ast.Import | ast.ImportFrom)
-            for a in node.names
-        )
-        if role == "skip":
-            return "it is tagged 'skip'", f"remove the 'skip' tag from cell {cell}"
-        if role == "metrics":
-            return "it is Kale's 'pipeline-metrics' cell", f"compute it in a step above cell {cell}"
-        where = f"it comes before the first step, at cell {first}" if first is not None else "no step is above it"
-        if imported:
-            return where, f"tag cell {cell} 'imports' (if it holds only imports) so the module header has them"
-        return where, f"tag cell {cell} 'step:NAME' so a step starts there"
+        raise_undefined(self, p, name, line)
 
     def _targets(self, p: CellCode) -> None:
         tags = p.cell.tags
@@ -393,29 +393,3 @@ def _norm(path: str) -> str:
     import posixpath
 
     return posixpath.normpath(path)
-def _module_read_hint(role: str, name: str) -> str:
-    """The fix for module-level code reading a step's variable, by the kind of cell it is."""
-    if role == "imports":
-        return (
-            "an imports cell runs when the module is imported, before any step: keep import "
-            f"statements there and move the code that uses {name!r} into a step."
-        )
-    return (
-        f"pass {name!r} to the function as an argument (a statement outside a def that uses it "
-        "belongs in a step)."
-    )
-
-
-def _closest(name: str, known: Iterable[str]) -> str:
-    """A hint for an undefined target: the closest defined name, or the names there are."""
-    names = sorted(n for n in known if not n.startswith("_"))
-    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
-    if close:
-        return f"did you mean {close[0]!r}?"
-    shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
-    return (
-        f"fix the name (defined above: {shown}), or tag the cell that computes {name!r} as part "
-        "of a step."
-        if names
-        else f"tag the cell that computes {name!r} as part of a step."
-    )

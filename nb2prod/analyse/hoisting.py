@@ -7,6 +7,9 @@ a step's ``open("helpers.py", "w")``) or changes ``sys.path`` or the working fol
 import stays where it stands, a statement of its step, and the module still imports in a fresh folder.
 When the module is one a skipped cell writes (``%%writefile helpers.py`` tagged ``skip``), the step
 that imports it writes it first, as the notebook did before the import ran.
+
+A star import always moves (Python allows it only at module level), and always stays: its names are
+unknown, so no read shows that the exported code needs it.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pathlib import Path
 from nb2prod.analyse.cells import MODULE_ROLES, CellCode
 from nb2prod.analyse.lineage import PathResolver, mentions_files
 from nb2prod.analyse.names import statement_events
+from nb2prod.analyse.slicing import Dropped
 
 
 def decide_hoisting(parsed: list[CellCode], defaults: dict[str, object]) -> frozenset[str]:
@@ -62,7 +66,7 @@ def decide_hoisting(parsed: list[CellCode], defaults: dict[str, object]) -> froz
                 if writer is not None and writer.role in ("skip", "unexported") and writer.writes_file:
                     if (writer.cell.index, writer.code.strip()) not in p.lent_writes:
                         p.lent_writes.append((writer.cell.index, writer.code.strip()))
-                if not clash and not changed:
+                if _is_star(stmt) or (not clash and not changed):
                     p.hoisted.append(ast.get_source_segment(p.code, stmt) or ast.unparse(stmt))
                     p.hoisted_ids.add(id(stmt))
                     p.drop_lines |= set(range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1))
@@ -86,10 +90,33 @@ def decide_hoisting(parsed: list[CellCode], defaults: dict[str, object]) -> froz
     )
 
 
+def keep_star_imports(parsed: list[CellCode], dropped: tuple[Dropped, ...]) -> tuple[Dropped, ...]:
+    """Put back the star imports of step cells that the slice dropped (no read names what they
+    bind); return what was dropped without them."""
+    back: set[tuple[int, int]] = set()
+    for p in parsed:
+        if p.role != "step" or p.tree is None:
+            continue
+        kept = {id(s) for s in p.kept}
+        for stmt in p.tree.body:
+            if isinstance(stmt, ast.ImportFrom) and _is_star(stmt) and id(stmt) not in kept:
+                p.kept = sorted([*p.kept, stmt], key=lambda s: (s.lineno, s.col_offset))
+                p.hoist_candidates = sorted([*p.hoist_candidates, stmt], key=lambda s: s.lineno)
+                back.add((p.cell.index, stmt.lineno))
+    return tuple(d for d in dropped if (d.cell, d.line) not in back)
+
+
+def _is_star(stmt: ast.Import | ast.ImportFrom) -> bool:
+    return any(a.name == "*" for a in stmt.names)
+
+
 def _import_keys(stmt: ast.Import | ast.ImportFrom) -> dict[str, str]:
-    """name -> what the import binds it to: two imports that bind a name alike may both move."""
+    """name -> what the import binds it to: two imports that bind a name alike may both move
+    (star imports bind names no one knows: they never clash)."""
     keys = {}
     for alias in stmt.names:
+        if alias.name == "*":
+            continue
         if isinstance(stmt, ast.Import):
             module = alias.name if alias.asname else alias.name.split(".")[0]
             keys[alias.asname or alias.name.split(".")[0]] = f"module {module}"

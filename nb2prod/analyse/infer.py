@@ -7,15 +7,16 @@ without gets, in order of what its cells say:
   used at all), named from the heading; cells above the first such heading open the first step;
   one step, named after the notebook, when there are no headings;
 * ``imports``: a cell of import statements only (they go to the module header anyway);
+* ``functions``: a cell of ``def``/``class`` statements (and imports, docstrings) that read only
+  imports, builtins and other such definitions: module level, where a class pickles by name; one
+  that reads a step's variable stays in its step;
 * ``skip``: a cell whose every statement plots or only shows a value (matplotlib, seaborn, plotly,
   pandas ``.plot``, ``display``, ``.style``, a bare ``df.head()``; :mod:`nb2prod.analyse.plotting`),
-  unless a cell that is kept reads a name it binds; a cell that is only shell commands, a cell
-  magic that is not Python, a docstring, or code that does not parse;
-* ``parity:NAME``: each name assigned a value computed from a ``predict``, ``predict_proba``,
-  ``decision_function``, ``transform`` or ``forecast`` call (or ``cross_val_predict``), taken after
-  the last cell that assigns it;
-* ``metric:NAME``: each name assigned from a ``*_score`` or ``*_error`` function or a ``.score(``
-  call, and a cell that ends in such a call (``accuracy_score(y, p)``: the value it shows).
+  unless a cell that is kept reads a name it binds; a cell that is only shell commands (or shell
+  commands beside imports and prints: ``!pip show x`` and ``x.__version__``), a cell magic that is
+  not Python, a docstring, or code that does not parse;
+* ``parity:NAME`` and ``metric:NAME``: predictions and scores the cells compute,
+  :mod:`nb2prod.analyse.infer_targets`.
 
 Explicit tags always win: a cell's own role (``skip``, ``parameters``, ``imports``, ``functions``) is
 kept, and no parity (or metric) target is inferred when one is declared. :func:`bind_expressions`
@@ -28,16 +29,14 @@ import ast
 import keyword
 import re
 import unicodedata
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
-from nb2prod.analyse.names import statement_events
+from nb2prod.analyse.infer_targets import find_targets, unique_name
+from nb2prod.analyse.names import BUILTINS, global_effects, statement_events
 from nb2prod.analyse.plotting import is_plotting
 from nb2prod.read.headings import Heading
 from nb2prod.read.magics import mask_magics, parse_masked
 from nb2prod.read.notebook import Cell, SourceNotebook
-
-PREDICT_METHODS = frozenset({"predict", "predict_proba", "decision_function", "transform", "forecast"})
 
 
 @dataclass(frozen=True)
@@ -68,6 +67,7 @@ def infer(nb: SourceNotebook, module: str = "notebook") -> Inference:
     """The tags a notebook with no step tags gets (``module``: the one step's name without headings)."""
     infos = [_info(c) for c in nb.cells]
     _unskip_needed(infos)
+    functions = _function_cells(infos)
     tags: dict[int, list[str]] = {c.cell.index: [] for c in infos}
     reasons: dict[int, list[str]] = {c.cell.index: [] for c in infos}
     for info in infos:
@@ -77,18 +77,26 @@ def infer(nb: SourceNotebook, module: str = "notebook") -> Inference:
         elif _imports_only(info) and not _has_role(info.cell):
             tags[info.cell.index].append("imports")
             reasons[info.cell.index].append("import statements only")
-    kept = [i for i in infos if not _has_role(i.cell) and not i.skip_reason and not _imports_only(i)]
+        elif info.cell.index in functions:
+            tags[info.cell.index].append("functions")
+            reasons[info.cell.index].append(
+                "definitions only, reading no step's variables: module level (a class there pickles)")
+    kept = [
+        i for i in infos
+        if not _has_role(i.cell) and not i.skip_reason and not _imports_only(i) and i.cell.index not in functions
+    ]
     # a cell with nothing to run (empty, comments, magics) continues a step but never opens one
     steps = _steps(nb, [i for i in kept if i.tree is not None and i.tree.body], module)
     for index, (name, why) in steps.items():
         tags[index].insert(0, f"step:{name}")
         reasons[index].insert(0, why)
-    parity, metrics = _targets(nb, kept, infos)
+    every_write = set().union(*(i.writes for i in infos))
+    parity, metrics = find_targets(nb, [(i.cell.index, i.tree) for i in kept if i.tree is not None], every_write)
     for kind, found in (("parity", parity), ("metric", metrics)):
         for name, (index, why) in found.items():
             tags[index].append(f"{kind}:{name}")
             reasons[index].append(why)
-    summary = _summary(steps, parity, metrics, [i for i in infos if "skip" in tags[i.cell.index]])
+    summary = _summary(steps, parity, metrics, [i for i in infos if "skip" in tags[i.cell.index]], functions)
     return Inference(
         tags={k: tuple(v) for k, v in tags.items() if v},
         reasons={k: "; ".join(v) for k, v in reasons.items() if v},
@@ -112,6 +120,7 @@ def apply(nb: SourceNotebook, inference: Inference) -> SourceNotebook:
             step=values["step"][0] if values["step"] else t.step,
             skip=t.skip or "skip" in extra,
             imports=t.imports or "imports" in extra,
+            functions=t.functions or "functions" in extra,
             parity=tuple(dict.fromkeys([*t.parity, *values["parity"]])),
             metrics=tuple(dict.fromkeys([*t.metrics, *values["metric"]])),
         )))
@@ -143,9 +152,30 @@ def _info(cell: Cell) -> _CellInfo:
         info.skip_reason = "prose only (a docstring)"
     elif tree.body and all(is_plotting(stmt, info.plot_names) for stmt in tree.body):
         info.skip_reason = "plots or shows values only"
+    elif masked.shell_lines and all(_shows_only(stmt, info.plot_names) for stmt in tree.body):
+        # `!pip show x` then `import x; print(x.__version__)`: the imports are lent where needed
+        info.skip_reason = "shell commands and output only"
+        info.writes -= _import_names(tree)
     else:
         info.plot_names.clear()
     return info
+
+
+def _shows_only(stmt: ast.stmt, figures: set[str]) -> bool:
+    """A statement of a shell cell that only shows something: an import, a print, a plot."""
+    if isinstance(stmt, ast.Import | ast.ImportFrom) or _is_text(stmt):
+        return True
+    call = stmt.value if isinstance(stmt, ast.Expr) else None
+    if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "print":
+        return True
+    return is_plotting(stmt, figures)
+
+
+def _import_names(tree: ast.Module) -> set[str]:
+    return {
+        e.name for stmt in tree.body if isinstance(stmt, ast.Import | ast.ImportFrom)
+        for e in statement_events(stmt) if e.kind == "write"
+    }
 
 
 def _has_role(cell: Cell) -> bool:
@@ -160,6 +190,50 @@ def _is_text(stmt: ast.stmt) -> bool:
 def _imports_only(info: _CellInfo) -> bool:
     body = info.tree.body if info.tree is not None else []
     return bool(body) and all(isinstance(s, ast.Import | ast.ImportFrom) for s in body)
+
+
+def _function_cells(infos: list[_CellInfo]) -> set[int]:
+    """Untagged cells of ``def``/``class`` statements (imports, docstrings) that read only imports,
+    builtins and other such definitions: ``functions`` cells, at module level. A class defined
+    inside a step's function cannot be pickled ("Can't pickle local object"); one that reads a
+    step's variable stays in its step, where that variable is."""
+    candidates = {i.cell.index: i for i in infos if _definitions_only(i) and not _has_role(i.cell)}
+    if not candidates or any(w in i.cell.source for i in infos for w in ("writefile", "sys.path", "chdir")):
+        return set()  # imports of a module a cell writes, or from a changed path, stay in their step
+    imported: set[str] = set()
+    step_names: set[str] = set()  # names some code that stays in a step (or a parameter) binds
+    for info in infos:
+        if info.tree is None:
+            continue
+        names = _import_names(info.tree)
+        imported |= names
+        if info.cell.index not in candidates:
+            step_names |= {e.name for s in info.tree.body if not isinstance(s, ast.Import | ast.ImportFrom)
+                           for e in statement_events(s) if e.kind == "write"}
+    allowed = BUILTINS | (imported - step_names)
+    reads = {k: _definition_reads(i) for k, i in candidates.items()}
+    defines = {k: i.writes - _import_names(i.tree) for k, i in candidates.items() if i.tree is not None}
+    chosen = {k for k in candidates if not defines[k] & (step_names | imported)}
+    changed = True
+    while changed:  # a definition that reads one staying in a step stays there too
+        module = allowed | set().union(*(defines[k] for k in chosen))
+        kept = {k for k in chosen if reads[k] <= module}
+        changed, chosen = kept != chosen, kept
+    return chosen
+
+
+def _definitions_only(info: _CellInfo) -> bool:
+    body = info.tree.body if info.tree is not None else []
+    defs = [s for s in body if isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)]
+    return bool(defs) and info.skip_reason is None and all(
+        isinstance(s, ast.Import | ast.ImportFrom) or _is_text(s) for s in body if s not in defs
+    ) and not any(global_effects(d) for d in defs)  # type: ignore[arg-type]
+
+
+def _definition_reads(info: _CellInfo) -> set[str]:
+    """Every name the cell's definitions read, when defined or when called."""
+    assert info.tree is not None
+    return {e.name for s in info.tree.body for e in statement_events(s) if e.kind == "read"}
 
 
 def _unskip_needed(infos: list[_CellInfo]) -> None:
@@ -199,7 +273,7 @@ def _steps(nb: SourceNotebook, kept: list[_CellInfo], module: str) -> dict[int, 
         if section is opened:
             continue
         opened = section
-        name = _unique_name(_identifier(section.text) or "step", used)
+        name = unique_name(_identifier(section.text) or "step", used)
         starts[info.cell.index] = (name, f"heading {section.text!r} (cell {section.cell})")
     return starts
 
@@ -231,136 +305,12 @@ def _identifier(text: str) -> str:
     return f"{name}_" if keyword.iskeyword(name) else name
 
 
-def _unique_name(name: str, used: set[str]) -> str:
-    candidate, n = name, 2
-    while candidate in used:
-        candidate, n = f"{name}_{n}", n + 1
-    used.add(candidate)
-    return candidate
-
-
-# -- targets ------------------------------------------------------------------------------------
-
-
-def _targets(
-    nb: SourceNotebook, exported: list[_CellInfo], infos: list[_CellInfo]
-) -> tuple[dict[str, tuple[int, str]], dict[str, tuple[int, str]]]:
-    """Inferred parity and metric targets: name -> (cell after which it is taken, why)."""
-    declared_parity = any(c.tags.parity for c in nb.cells)
-    declared_metrics = any(c.tags.metrics or c.tags.kale_metrics for c in nb.cells)
-    exported_ids = {i.cell.index for i in exported}
-    last_write: dict[str, int] = {}
-    deleted_after: dict[str, int] = {}
-    parity: dict[str, str] = {}
-    metrics: dict[str, str] = {}
-    for info in exported:
-        if info.tree is None:
-            continue
-        for stmt in _top_statements(info.tree.body):
-            value = getattr(stmt, "value", None)
-            targets = stmt.targets if isinstance(stmt, ast.Assign) else [getattr(stmt, "target", None)]
-            names = [t.id for t in targets if isinstance(t, ast.Name)]
-            if value is None or not names or not isinstance(stmt, ast.Assign | ast.AnnAssign):
-                continue
-            metric = _metric_call(value)
-            method = None if metric else _predict_call(value)  # a score of predictions is a metric
-            if method:
-                parity.setdefault(names[-1], f"{names[-1]} = ….{method}(…)")
-            if metric:
-                metrics.setdefault(names[-1], f"{names[-1]} = {metric}(…)")
-        for stmt in info.tree.body:
-            for e in statement_events(stmt):
-                if e.kind == "write":
-                    last_write[e.name] = info.cell.index
-                elif e.kind == "del":
-                    deleted_after[e.name] = info.cell.index
-    every_write = set().union(*(i.writes for i in infos)) if infos else set()
-    taken_parity = {} if declared_parity else _placed(parity, last_write, deleted_after, exported_ids, "parity")
-    taken_metrics = {} if declared_metrics else _placed(metrics, last_write, deleted_after, exported_ids, "metric")
-    if not declared_metrics:
-        used = set(every_write) | set(taken_parity)
-        for info in exported:
-            last = info.tree.body[-1] if info.tree is not None and info.tree.body else None
-            if isinstance(last, ast.Expr) and (metric := _metric_call(last.value)):
-                name = _unique_name(_metric_name(metric), used)
-                taken_metrics[name] = (info.cell.index, f"the cell shows {metric}(…)")
-    return taken_parity, taken_metrics
-
-
-def _placed(found: dict[str, str], last_write: dict[str, int], deleted: dict[str, int],
-            exported: set[int], kind: str) -> dict[str, tuple[int, str]]:
-    placed = {}
-    for name, why in found.items():
-        cell = last_write.get(name)
-        if cell is None or cell not in exported or deleted.get(name, -1) >= cell:
-            continue
-        placed[name] = (cell, f"{kind} target: {why}")
-    return placed
-
-
-def _top_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
-    """Statements at the notebook's top level, into if/for/while/with/try blocks but not into defs."""
-    for stmt in body:
-        yield stmt
-        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            continue
-        for name in ("body", "orelse", "finalbody"):
-            inner = getattr(stmt, name, None)
-            if isinstance(inner, list):
-                yield from _top_statements([s for s in inner if isinstance(s, ast.stmt)])
-        for handler in getattr(stmt, "handlers", []) or []:
-            yield from _top_statements(handler.body)
-
-
-def _predict_call(value: ast.expr) -> str | None:
-    """The predict-like method a value is computed from: ``m.predict(X)``, ``m.predict_proba(X)[:, 1]``,
-    ``np.expm1(m.predict(X)) * 0.7 + ...``; not inside a lambda or comprehension."""
-    stack = [value]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.Lambda | ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp):
-            continue
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id.endswith("_predict"):
-            return node.func.id  # cross_val_predict(model, X, y)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-            if node.func.attr in PREDICT_METHODS or node.func.attr.endswith("_predict"):
-                return node.func.attr
-            if node.func.attr.startswith(("fit", "partial_fit")) and node.func.attr != "fit_predict":
-                stack.append(node.func.value)  # `.fit(scaler.transform(X))` makes a model, not data
-                continue
-        stack.extend(ast.iter_child_nodes(node))
-    return None
-
-
-def _metric_call(value: ast.expr) -> str | None:
-    """The metric function a value comes from: ``accuracy_score(...)``, ``np.sqrt(mean_squared_error(...))``,
-    ``model.score(X, y)``; not inside a lambda or comprehension."""
-    stack = [value]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.Lambda | ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp):
-            continue
-        if isinstance(node, ast.Call):
-            func = node.func
-            name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
-            if name.endswith(("_score", "_error")) or (name == "score" and isinstance(func, ast.Attribute)):
-                return f"….{name}" if isinstance(func, ast.Attribute) else name
-        stack.extend(ast.iter_child_nodes(node))
-    return None
-
-
-def _metric_name(function: str) -> str:
-    """``accuracy_score`` -> ``accuracy``; ``mean_squared_error`` stays; ``score`` stays."""
-    function = function.rpartition(".")[2]
-    name = function.removesuffix("_score") if function != "score" else "score"
-    return name if name.isidentifier() and not keyword.iskeyword(name) else "score"
-
-
 # -- the listing --------------------------------------------------------------------------------
 
 
 def _summary(steps: dict[int, tuple[str, str]], parity: dict[str, tuple[int, str]],
-             metrics: dict[str, tuple[int, str]], skipped: list[_CellInfo]) -> tuple[str, ...]:
+             metrics: dict[str, tuple[int, str]], skipped: list[_CellInfo],
+             functions: set[int]) -> tuple[str, ...]:
     names = [name for name, _ in steps.values()]
     whys = [why for _, why in steps.values()]
     source = (
@@ -372,6 +322,9 @@ def _summary(steps: dict[int, tuple[str, str]], parity: dict[str, tuple[int, str
         parts.append(f"parity {', '.join(parity)}")
     if metrics:
         parts.append(f"{'metrics' if len(metrics) > 1 else 'metric'} {', '.join(metrics)}")
+    if functions:
+        cells = ", ".join(str(i) for i in sorted(functions))
+        parts.append(f"module-level definitions in {'cells' if len(functions) > 1 else 'cell'} {cells}")
     if skipped:
         cells = ", ".join(str(i.cell.index) for i in skipped)
         parts.append(f"skipped {'cells' if len(skipped) > 1 else 'cell'} {cells} (plots, shell or display only)")

@@ -14,6 +14,8 @@ from __future__ import annotations
 import ast
 import builtins
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Literal
 
@@ -35,10 +37,26 @@ class Event:
     name: str
     line: int  # 1-based, inside the cell
     deferred: bool = False  # a read inside a def or lambda body: it happens when that is called
+    in_place: bool = False  # a write through an item or attribute (``df["x"] = 1``): binds no name
 
 
-#: function name -> the ``global`` names it declares, each with whether the function reads it
-GlobalEffects = Mapping[str, tuple[tuple[str, bool], ...]]
+#: function name -> the ``global`` names it declares, each with whether the function reads it (None:
+#: it only reads the name, a free name read when it is called)
+GlobalEffects = Mapping[str, tuple[tuple[str, bool | None], ...]]
+#: Call effects in force for every ``statement_events`` call (see ``calls_read_free_names``).
+_CALLS: ContextVar[GlobalEffects | None] = ContextVar("nb2prod_call_effects", default=None)
+
+
+@contextmanager
+def calls_read_free_names(effects: GlobalEffects) -> Iterator[None]:
+    """Within the block, calling one of these notebook functions reads (and changes) the free
+    names ``effects`` lists, where it is called: how the backward slice sees a helper defined
+    above the data it reads (:mod:`nb2prod.analyse.late`). A ``global`` declaration wins."""
+    token = _CALLS.set(effects)
+    try:
+        yield
+    finally:
+        _CALLS.reset(token)
 
 
 def statement_events(stmt: ast.stmt, effects: GlobalEffects | None = None) -> list[Event]:
@@ -47,21 +65,22 @@ def statement_events(stmt: ast.stmt, effects: GlobalEffects | None = None) -> li
     ``effects`` names the notebook's functions that declare ``global`` names: calling one reads
     (when its body does) and then writes those names, as the notebook's namespace sees it.
     """
-    key = (id(stmt), tuple(sorted(effects.items())) if effects else ())
+    calls = _CALLS.get()
+    key = (id(stmt), tuple(sorted(effects.items())) if effects else (), id(calls))
     known = _EVENTS.get(key)
-    if known is not None and known[0] is stmt:  # (the node itself: an id can be reused)
+    if known is not None and known[0] is stmt and known[2] is calls:  # (ids can be reused)
         return list(known[1])
-    collector = _Collector(effects or {})
+    collector = _Collector({**calls, **(effects or {})} if calls else effects or {})
     collector.visit(stmt)
     if len(_EVENTS) >= _EVENTS_KEPT:
         _EVENTS.clear()
-    _EVENTS[key] = (stmt, tuple(collector.events))
+    _EVENTS[key] = (stmt, tuple(collector.events), calls)
     return collector.events
 
 
 # Parsed cells are shared and only read (``read.magics.parse_masked``), and the analysis asks for
 # the same statement's events four times over (data flow, slicing, hoisting, inference).
-_EVENTS: dict[tuple[int, tuple], tuple[ast.stmt, tuple[Event, ...]]] = {}
+_EVENTS: dict[tuple[int, tuple, int], tuple[ast.stmt, tuple[Event, ...], GlobalEffects | None]] = {}
 _EVENTS_KEPT = 50_000
 
 
@@ -130,8 +149,10 @@ class _Collector(QuickVisitor):
         self.effects = effects
         self.maybe = 0  # > 0 inside a block that may not run (if, for, while, try, match)
 
-    def emit(self, kind: EventKind, name: str, node: ast.AST, deferred: bool = False) -> None:
-        self.events.append(Event(kind, name, getattr(node, "lineno", 0), deferred))
+    def emit(
+        self, kind: EventKind, name: str, node: ast.AST, deferred: bool = False, in_place: bool = False
+    ) -> None:
+        self.events.append(Event(kind, name, getattr(node, "lineno", 0), deferred, in_place))
 
     # -- targets ---------------------------------------------------------------------------------
     def bind(self, target: ast.AST) -> None:
@@ -151,7 +172,7 @@ class _Collector(QuickVisitor):
                 self.visit(target.slice)
             name = root_name(target)
             if name:
-                self.emit("write", name, target)
+                self.emit("write", name, target, in_place=True)
 
     # -- statements ------------------------------------------------------------------------------
     def visit_Assign(self, node: ast.Assign) -> None:
@@ -276,8 +297,10 @@ class _Collector(QuickVisitor):
                 self.emit("mutate", name, node)  # `model.fit(X, y)` may change `model` in place
         elif isinstance(func, ast.Name) and func.id in self.effects:
             for name, reads in self.effects[func.id]:  # `widen()` whose body says `global df`
-                if reads:
+                if reads is not False:
                     self.emit("read", name, node)
+                if reads is None:
+                    continue  # (a free name the body only reads)
                 if self.maybe:
                     self.emit("keep", name, node)
                 self.emit("write", name, node)

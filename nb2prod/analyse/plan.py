@@ -39,6 +39,12 @@ class Step:
     after: tuple[str, ...]  # explicit `after:` tags
     depends_on: tuple[str, ...]  # every step this one must run after (data, after:, in-place changes)
     files_written: tuple[str, ...] = ()  # files the step writes (paths as the code spells them)
+    code_cells: tuple[int, ...] | None = None  # the cells that left code in it (None: all of cells)
+
+    @property
+    def exported_cells(self) -> tuple[int, ...]:
+        """The cells its code comes from; ``cells`` are all the notebook cells of its section."""
+        return self.cells if self.code_cells is None else self.code_cells
 
 
 @dataclass(frozen=True)

@@ -16,18 +16,20 @@ import ast
 import keyword
 import re
 import unicodedata
+from dataclasses import replace
 from pathlib import Path
 
 from nb2prod.analyse.cells import MODULE_ROLES, CellCode
 from nb2prod.analyse.closures import closure_prelude, nonlocal_lines, relocated_lines
 from nb2prod.analyse.dataflow import RESERVED, DataFlow
-from nb2prod.analyse.hoisting import decide_hoisting
+from nb2prod.analyse.hoisting import decide_hoisting, keep_star_imports
 from nb2prod.analyse.inference import serving_names, with_inference
+from nb2prod.analyse.late import call_effects
 from nb2prod.analyse.module_code import imported_modules, prune_header, split_module_cells
-from nb2prod.analyse.names import is_display_only
+from nb2prod.analyse.names import calls_read_free_names, is_display_only
 from nb2prod.analyse.order import run_order
 from nb2prod.analyse.plan import Parameter, Plan, Step
-from nb2prod.analyse.slicing import slice_steps
+from nb2prod.analyse.slicing import Dropped, slice_steps
 from nb2prod.errors import AnalysisError, TagError
 from nb2prod.read.magics import mask_magics, parse_masked, tree_nodes
 from nb2prod.read.notebook import Cell, SourceNotebook
@@ -60,7 +62,8 @@ def analyse(nb: SourceNotebook) -> Plan:
     parsed = [_parse(nb, c) for c in cells]
     parameters = _parameters(nb, parsed)
     defaults = {p.name: p.default for p in parameters}
-    dropped = slice_steps(parsed, defaults)  # export what the targets need (analyse/slicing.py)
+    with calls_read_free_names(call_effects(parsed)):  # (a helper reads names when called)
+        dropped = keep_star_imports(parsed, slice_steps(parsed, defaults))  # what the targets need
     written_modules = decide_hoisting(parsed, defaults)
     flow = DataFlow(nb, parsed, defaults, written_modules)
     flow.replay()
@@ -71,7 +74,8 @@ def analyse(nb: SourceNotebook) -> Plan:
     ]
     order = run_order(nb, flow)
     config, moved, module_dropped = split_module_cells(parsed)  # imports are imports
-    steps = _steps(flow, parsed, order)
+    steps, empty = _steps(flow, parsed, order)
+    dropped = (*dropped, *empty)
     relocated = {f for hosted in flow.relocated.values() for f in hosted}
     functions = "\n\n".join(
         moved[p.cell.index] if p.role == "imports" else _kept_code(p, relocated_lines(flow, p, relocated))
@@ -301,7 +305,8 @@ def _parameters(nb: SourceNotebook, parsed: list[CellCode]) -> tuple[Parameter, 
     return tuple(found.values())
 
 
-def _steps(flow: DataFlow, parsed: list[CellCode], order: list[str]) -> tuple[Step, ...]:
+def _steps(flow: DataFlow, parsed: list[CellCode], order: list[str]) -> tuple[tuple[Step, ...], tuple[Dropped, ...]]:
+    """The steps with code, in run order, and a record for each cell or step left with nothing."""
     taken = (
         set(flow.writer)
         | flow.module_names
@@ -317,19 +322,29 @@ def _steps(flow: DataFlow, parsed: list[CellCode], order: list[str]) -> tuple[St
             by_step.setdefault(p.step, []).append(p)
     steps = []
     used: set[str] = set()
+    dropped: list[Dropped] = []
     for name in order:
         function = name  # a step's function must not shadow any name the module uses
         while function in taken or function in used or (function in by_step and function != name):
             function += "_step"
+        pieces: dict[int, str] = {}
+        for p in by_step.get(name, []):
+            kept = _kept_code(p, nonlocal_lines(flow, p))
+            if kept and not _has_code(kept):  # only comments are left (its imports went to the header)
+                dropped.append(Dropped(p.cell.index, 0, "", "nothing left but comments: the cell goes"))
+                kept = ""
+            if kept or p.lent_writes:
+                pieces[p.cell.index] = "".join(
+                    f"# cell {k} (not exported): the module cell {p.cell.index} imports\n{w}\n\n"
+                    for k, w in p.lent_writes) + (f"# cell {p.cell.index}\n{kept}" if kept else "")
+        code = closure_prelude(flow, parsed, name, by_step.get(name, [])) + "\n\n".join(pieces.values())
+        if not code.strip() and not flow.written.get(name):
+            cells = flow.cells[name]
+            span = f"cell {cells[0]}" if len(cells) == 1 else f"cells {_span(cells)}"
+            dropped.append(Dropped(cells[0], 0, "", f"nothing in {span} is needed", step=name,
+                                   cells=tuple(cells)))
+            continue  # a step with no code is neither generated nor called
         used.add(function)
-        code = "\n\n".join(
-            "".join(f"# cell {k} (not exported): the module cell {p.cell.index} imports\n{w}\n\n"
-                    for k, w in p.lent_writes)
-            + f"# cell {p.cell.index}\n{kept}"
-            for p in by_step.get(name, [])
-            if (kept := _kept_code(p, nonlocal_lines(flow, p)))
-        )
-        code = closure_prelude(flow, parsed, name, by_step.get(name, [])) + code
         needed = flow.needed.get(name, set())
         deps = flow.deps.get(name, {})
         steps.append(
@@ -337,6 +352,7 @@ def _steps(flow: DataFlow, parsed: list[CellCode], order: list[str]) -> tuple[St
                 name=name,
                 function=function,
                 cells=tuple(flow.cells[name]),
+                code_cells=tuple(pieces),
                 code=code,
                 inputs=tuple(flow.inputs.get(name, {})),
                 outputs=tuple(n for n in flow.written.get(name, {}) if n in needed),
@@ -345,7 +361,31 @@ def _steps(flow: DataFlow, parsed: list[CellCode], order: list[str]) -> tuple[St
                 files_written=tuple(flow.files_written.get(name, {})),
             )
         )
-    return tuple(steps)
+    gone = {d.step for d in dropped if d.step}
+    if gone and len(gone) == len(order):
+        raise AnalysisError(
+            f"every step ({', '.join(order)}) is empty once what no target, file or later step needs "
+            "is left out: the module would run nothing.",
+            path=flow.nb.display_path,
+            cell=flow.cells[order[0]][0],
+            hint="tag the value the pipeline is for 'parity:VAR' or 'metric:VAR' on the cell that "
+            "computes it, or tag the cells to keep 'keep'; `nb2prod build --explain` shows why each "
+            "statement went.",
+        )
+    if gone:
+        steps = [replace(s, after=tuple(a for a in s.after if a not in gone),
+                         depends_on=tuple(d for d in s.depends_on if d not in gone)) for s in steps]
+    return tuple(steps), tuple(dropped)
+
+
+def _has_code(text: str) -> bool:
+    return any(line.strip() and not line.lstrip().startswith("#") for line in text.splitlines())
+
+
+def _span(cells: list[int]) -> str:
+    """``22-28`` for consecutive cells, ``4, 6, 9`` otherwise."""
+    consecutive = cells == list(range(cells[0], cells[-1] + 1))
+    return f"{cells[0]}-{cells[-1]}" if consecutive else ", ".join(map(str, cells))
 
 
 def _names_in(parsed: list[CellCode]) -> set[str]:

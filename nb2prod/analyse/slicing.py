@@ -18,6 +18,7 @@ Each dropped statement is reported with its reason (``nb2prod build --explain``)
 from __future__ import annotations
 
 import ast
+from collections import Counter
 from dataclasses import dataclass
 
 from nb2prod.analyse.cells import MODULE_ROLES, CellCode
@@ -46,7 +47,15 @@ from nb2prod.analyse.names import (
     root_name,
     statement_events,
 )
-from nb2prod.analyse.plotting import is_plotting
+from nb2prod.analyse.plot_helpers import plotting_functions
+from nb2prod.analyse.plotting import draws, is_plotting
+from nb2prod.analyse.slice_plots import drop_unused_helpers, strip_nested_plots
+from nb2prod.analyse.slice_text import (
+    _drop_unused_results,
+    _first_line,
+    _lines_with_comments,
+    _rebinds_names_only,
+)
 from nb2prod.read.magics import all_nodes, tree_nodes
 
 
@@ -58,8 +67,12 @@ class Dropped:
     line: int  # 1-based inside the cell; 0 for a whole cell
     code: str  # the statement's first line, shortened
     reason: str
+    step: str = ""  # set for a whole step that goes: its cells follow
+    cells: tuple[int, ...] = ()
 
     def describe(self) -> str:
+        if self.step:
+            return f"step {self.step!r}: {self.reason}, so it is not generated"
         where = f"cell {self.cell}" + (f" line {self.line}" if self.line else "")
         return f"{where}: {self.code} ({self.reason})" if self.code else f"{where}: {self.reason}"
 
@@ -73,34 +86,15 @@ def slice_steps(parsed: list[CellCode], defaults: dict[str, object]) -> tuple[Dr
         for p in steps for s in p.tree.body if id(s) not in {id(k) for k in p.kept}  # type: ignore[union-attr]
     ]
     facts = _Facts(parsed, defaults)
-    live: set[str] = set()
+    keep_ids, reasons, unused = _backward(parsed, facts, set())
     if not any(p.cell.tags.parity or p.cell.tags.metrics or p.cell.tags.models or p.role == "metrics"
-               for p in parsed):
-        # no target says what the pipeline is for: every value a step leaves behind may be it, so
-        # only what binds nothing goes (discarded results, display, plots)
-        live = {n for p in steps for s in p.kept for n in facts.info[id(s)].writes}
-    keep_ids: set[int] = set()
-    reasons: dict[int, str] = {}
-    unused: list[tuple[CellCode, ast.stmt]] = []
-    for p in reversed([p for p in parsed if p.role in ("step", "metrics") and p.tree is not None]):
-        if p.role == "metrics":
-            live |= set(printed_names(p.tree))  # type: ignore[arg-type]
-            continue
-        tags = p.cell.tags
-        live |= {*tags.parity, *tags.metrics, *tags.models}
-        for stmt in reversed(p.kept):
-            info = facts.info[id(stmt)]
-            if isinstance(stmt, ast.Delete) and not getattr(tags, "keep", False):
-                continue  # decided below, once we know whether what it deletes stays
-            needed = (info.writes | info.changes) & live
-            if getattr(tags, "keep", False) or (info.seed and not info.plot) or needed:
-                keep_ids.add(id(stmt))
-                if not info.writes & live and _rebinds_names_only(stmt):
-                    unused.append((p, stmt))  # kept for what it changes: its result is not needed
-                live -= info.strong_writes
-                live |= info.reads | info.changes
-            else:
-                reasons[id(stmt)] = info.reason
+               for p in parsed) and not any(
+        id(s) in keep_ids and not isinstance(s, ast.Import | ast.ImportFrom) for p in steps for s in p.kept
+    ):
+        # no target, file or other effect says what the pipeline is for: every value a step leaves
+        # behind may be it, so only what binds nothing goes (discarded results, display, plots)
+        live = {n for p in steps for s in p.kept for n in facts.info[id(s)].writes} - facts.helpers
+        keep_ids, reasons, unused = _backward(parsed, facts, live)
     _drop_unused_results(unused)
     rewritten = {id(s) for _, s in unused}
     defined = {
@@ -124,11 +118,49 @@ def slice_steps(parsed: list[CellCode], defaults: dict[str, object]) -> tuple[Dr
         for stmt in gone:
             p.drop_lines |= _lines_with_comments(p, stmt)
             dropped.append(Dropped(p.cell.index, stmt.lineno, _first_line(p, stmt), reasons[id(stmt)]))
+    dropped += drop_unused_helpers(parsed, facts.helpers, facts.info)
+    readers = Counter(n for p in steps for s in p.kept for n in facts.info[id(s)].reads)
+    for p in steps:
+        for stmt in p.kept:
+            if isinstance(stmt, ast.For | ast.AsyncFor | ast.While | ast.If | ast.With | ast.Try):
+                own = facts.info[id(stmt)].reads
+                others = {n for n, count in readers.items() if count > (n in own)}
+                dropped += strip_nested_plots(p, [stmt], set(facts.helpers), others)
     for p in steps:
         if not p.kept and p.code.strip():
             p.drop_lines |= set(range(1, len(p.code.splitlines()) + 1))
             dropped.append(Dropped(p.cell.index, 0, "", "nothing left: the cell goes, comments too"))
     return tuple(sorted(dropped, key=lambda d: (d.cell, d.line == 0, d.line)))
+
+
+def _backward(parsed: list[CellCode], facts: _Facts, live: set[str]
+              ) -> tuple[set[int], dict[int, str], list[tuple[CellCode, ast.stmt]]]:
+    """The backward slice from ``live`` and the targets: the statements kept, why each other one
+    goes, and those kept only for what they change (their result is not needed)."""
+    live = set(live)
+    keep_ids: set[int] = set()
+    reasons: dict[int, str] = {}
+    unused: list[tuple[CellCode, ast.stmt]] = []
+    for p in reversed([p for p in parsed if p.role in ("step", "metrics") and p.tree is not None]):
+        if p.role == "metrics":
+            live |= set(printed_names(p.tree))  # type: ignore[arg-type]
+            continue
+        tags = p.cell.tags
+        live |= {*tags.parity, *tags.metrics, *tags.models}
+        for stmt in reversed(p.kept):
+            info = facts.info[id(stmt)]
+            if isinstance(stmt, ast.Delete) and not getattr(tags, "keep", False):
+                continue  # decided below, once we know whether what it deletes stays
+            needed = (info.writes | info.changes) & live
+            if getattr(tags, "keep", False) or (info.seed and not info.plot) or needed:
+                keep_ids.add(id(stmt))
+                if not info.writes & live and _rebinds_names_only(stmt):
+                    unused.append((p, stmt))  # kept for what it changes: its result is not needed
+                live -= info.strong_writes
+                live |= info.reads | info.changes
+            else:
+                reasons[id(stmt)] = info.reason
+    return keep_ids, reasons, unused
 
 
 @dataclass
@@ -168,13 +200,19 @@ class _Facts:
         self.stochastic: set[str] = set()  # objects that draw from the global generator when used
         aliases: dict[str, set[str]] = {}
         paths = PathResolver(defaults)
-        figures: set[str] = set()
+        self.helpers = plotting_functions(  # the notebook's own plotting helpers: calls are plots
+            [p.tree for p in parsed if p.tree is not None and p.role in ("step", *MODULE_ROLES)],
+            self.module_names, set())
+        self.classes = {n.name for p in parsed if p.tree is not None and p.role != "skip"
+                        for n in tree_nodes(p.tree) if isinstance(n, ast.ClassDef)}
+        figures: set[str] = set(self.helpers)
         for p in parsed:
             if p.role != "step" or p.tree is None:
                 continue
             files = mentions_files(p.code)
             for stmt in p.kept:
-                plot = is_plotting(stmt, figures)
+                plot = is_plotting(stmt, figures) or (
+                    isinstance(stmt, ast.FunctionDef) and stmt.name in self.helpers)
                 info = self._facts(stmt, effects, aliases, plot, seeded, defaults)
                 if files and not plot and paths.files(stmt)[1]:
                     info.seed = True  # a file the lineage records
@@ -244,6 +282,8 @@ class _Facts:
     def _call(self, call: ast.Call) -> tuple[str, set[str]]:
         """("pure" | "unknown" | "dynamic", the names the call may change besides its receiver)."""
         func = call.func
+        if draws(call, set()):  # `plot_tree(clf)`, `ConfusionMatrixDisplay.from_estimator(clf, X, y)`
+            return "pure", set()
         args = [*call.args, *[k.value for k in call.keywords]]
         roots = {r for a in args if (r := root_name(a.value if isinstance(a, ast.Starred) else a))}
         if isinstance(func, ast.Name):
@@ -253,6 +293,10 @@ class _Facts:
                 return "pure", set()
             if func.id in self.module_names:  # an imported function or class
                 return "unknown", roots if func.id[:1].islower() else set()
+            if func.id in self.helpers:  # a plotting helper changes none of its arguments
+                return "pure", set()
+            if func.id in self.classes:  # a new instance: the class itself stays as it was
+                return "unknown", roots
             return "unknown", roots | {func.id} - BUILTINS  # a notebook object or function
         if isinstance(func, ast.Attribute):
             root = root_name(func)
@@ -268,34 +312,36 @@ class _Facts:
                        if n is not value)
         func = value.func
         if isinstance(func, ast.Name):
+            if func.id == "open" and _reads_only(value):
+                return any(self._bare_call_matters(a) for a in value.args if isinstance(a, ast.Call))
+            if func.id[:1].isupper() and (func.id in self.module_names or func.id in self.classes):
+                # `StandardScaler()`: a fresh object nothing else holds
+                return any(isinstance(n, ast.Call) and self._bare_call_matters(n) for n in ast.walk(value)
+                           if n is not value)
             return not (func.id in PURE_BUILTINS or PURE_NAME.search(func.id))
         if isinstance(func, ast.Attribute):
             if func.attr in WRITE_METHODS or WRITE_METHOD.match(func.attr):
                 return True
+            if isinstance(func.value, ast.Call):  # `StandardScaler().fit_transform(X)`: changes
+                return any(  # only the fresh object (when the receiver call itself is harmless)
+                    isinstance(n, ast.Call) and self._bare_call_matters(n) for n in ast.walk(value) if n is not value
+                )
             if root_name(func) in self.module_names:  # np.random.seed(0), os.makedirs(...)
                 return not (func.attr in NON_MUTATING_METHODS or PURE_NAME.search(func.attr)
                             or func.attr in PURE_MODULE_FUNCTIONS
-                            or func.attr.startswith(("read_", "load_")))
+                            or func.attr.startswith(("read_", "load_")) or func.attr in ("load", "loads"))
         return False
 
 
-def _rebinds_names_only(stmt: ast.stmt) -> bool:
-    """``x = call(...)`` or ``a, b = call(...)``, the value starting on the statement's line."""
-    if not isinstance(stmt, ast.Assign) or not isinstance(stmt.value, ast.Call):
-        return False
-    names = [n for t in stmt.targets for n in ast.walk(t)]
-    plain = all(isinstance(n, ast.Name | ast.Tuple | ast.List | ast.Store) for n in names)
-    return plain and stmt.value.lineno == stmt.lineno
+def _reads_only(call: ast.Call) -> bool:
+    """``open(path)`` or ``open(path, "rb")``: opening a file to read it changes nothing."""
+    mode = call.args[1] if len(call.args) > 1 else next((k.value for k in call.keywords if k.arg == "mode"), None)
+    return mode is None or (isinstance(mode, ast.Constant) and isinstance(mode.value, str)
+                            and not set(mode.value) & set("wax+"))
 
 
-def _drop_unused_results(unused: list[tuple[CellCode, ast.stmt]]) -> None:
-    """``housing_prepared = prep.fit_transform(X)`` kept only because it fits ``prep``: the call
-    stays, the name nobody reads goes (line numbers stay, so the cell's tree still fits)."""
-    for p, stmt in unused:
-        lines = p.code.splitlines()
-        line = lines[stmt.lineno - 1]
-        lines[stmt.lineno - 1] = line[: stmt.col_offset] + line[stmt.value.col_offset :]  # type: ignore[attr-defined]
-        p.code = "\n".join(lines) + ("\n" if p.code.endswith("\n") else "")
+
+
 
 
 def _reason(stmt: ast.stmt, writes: set[str], plot: bool) -> str:
@@ -366,21 +412,3 @@ def _side_effect_import(stmt: ast.Import | ast.ImportFrom) -> bool:
     return any("experimental" in m or m == "__future__" for m in modules) or any(
         n.startswith("enable_") for n in names
     )
-
-
-def _first_line(p: CellCode, stmt: ast.stmt) -> str:
-    line = p.code.splitlines()[stmt.lineno - 1].strip() if stmt.lineno <= len(p.code.splitlines()) else ""
-    more = (stmt.end_lineno or stmt.lineno) > stmt.lineno
-    text = line if len(line) <= 60 else line[:57] + "..."
-    return f"`{text}{' ...' if more and len(text) < 60 else ''}`"
-
-
-def _lines_with_comments(p: CellCode, stmt: ast.stmt) -> set[int]:
-    """The statement's lines and the comment lines right above it (they describe it)."""
-    lines = p.code.splitlines()
-    found = set(range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1))
-    above = stmt.lineno - 1
-    while above >= 1 and lines[above - 1].lstrip().startswith("#") and above not in p.drop_lines:
-        found.add(above)
-        above -= 1
-    return found

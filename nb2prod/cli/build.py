@@ -41,14 +41,24 @@ def build(paths: tuple[str, ...], out: str | None, check: bool, strict: bool, ex
 
 
 def _explain(paths: tuple[str, ...]) -> None:
+    """Each notebook cell by cell; when its analysis fails, the cells' roles, then the error."""
     from pathlib import Path
 
-    from nb2prod.analyse.planner import analyse
+    from nb2prod.analyse import infer
+    from nb2prod.analyse.planner import analyse, module_name
+    from nb2prod.errors import Nb2ProdError
     from nb2prod.read.notebook import load_notebook
-    from nb2prod.report.build_listing import explain
+    from nb2prod.report.build_listing import explain, explain_roles
 
     for path in notebook_paths(paths):
-        click.echo("\n".join(explain(analyse(load_notebook(Path(path))))))
+        nb = load_notebook(Path(path))
+        found = infer.infer(nb, module_name(nb.path)) if infer.needs_inference(nb) and nb.cells else None
+        try:
+            plan = analyse(nb)
+        except Nb2ProdError:
+            click.echo("\n".join(explain_roles(nb, found)))
+            raise
+        click.echo("\n".join(explain(plan, found)))
 
 
 @click.command()

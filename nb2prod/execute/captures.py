@@ -22,20 +22,20 @@ if TYPE_CHECKING:
     from nbformat import NotebookNode
 
 
-def capture_source(var: str, base: Path, key: str, shown: int | None = None) -> str:
+def capture_source(var: str, base: Path, key: str, shown: bool = False) -> str:
     """A cell pickling ``var`` to ``base.pkl`` (atomically, owner-only), or noting it missing or
     unpicklable. The file starts with an HMAC of the pickle under this run's secret ``key``.
 
-    With ``shown`` (the number of capture cells between this one and the user's cell), the value
-    is what the user's cell showed (IPython's ``Out`` of its execution count), not a variable."""
+    With ``shown``, the value is what the user's cell showed (IPython's ``Out`` of its execution
+    count), not a variable. Capture cells run without history, so that cell is ``In``'s last."""
     return f"""\
 # nb2prod: capture {var!r} after the cell above (hidden; removed from the executed notebook)
 def _nb2prod_capture(name, base, key, shown):
     import hashlib, hmac, os, pickle
     ns = dict(globals())
-    if shown is not None:
+    if shown:
         out = ns.get("Out") or {{}}
-        count = len(ns.get("In") or ()) - 2 - shown  # In[n] is cell n's code; this cell is last
+        count = len(ns.get("In") or ()) - 1  # In[n] is cell n's code
         ns = {{name: out[count]}} if count in out else {{}}
     if name not in ns:
         open(base + ".missing", "w").close()

@@ -52,7 +52,9 @@ if TYPE_CHECKING:
     from nb2prod.execute.workdir import WorkDir
 
 CAPTURE_TAG = "nb2prod-capture"
+INJECTED_TAG = "injected-parameters"  # papermill's
 SEED_TAG = "nb2prod-seed"
+ARGV_TAG = "nb2prod-argv"
 WORKDIR_TAG = "nb2prod-workdir"
 PARAMETERS_TAG = "parameters"
 KALE_PARAMETERS_TAG = "pipeline-parameters"
@@ -98,6 +100,15 @@ def _seed_source(seed: int) -> str:
     )
 
 
+def _argv_source(script: Path) -> str:
+    """A hidden first cell for a plain script: ``sys.argv`` as ``python script.py`` sets it, so an
+    ``argparse`` parser sees no arguments rather than the kernel's ``-f kernel.json``."""
+    return (
+        "# nb2prod: sys.argv as `python script.py` (hidden; removed from the executed notebook)\n"
+        f"__import__('sys').argv = [{str(script)!r}]\n"
+    )
+
+
 def _prepare(
     nb: NotebookNode,
     params: dict[str, Any],
@@ -108,8 +119,10 @@ def _prepare(
     key: str = "",
     workdir: WorkDir | None = None,
     shown: set[str] | frozenset[str] = frozenset(),
+    script: Path | None = None,
 ) -> tuple[NotebookNode, list[_Slot]]:
-    """Copy ``nb``; tag its parameters cell; add seed, capture and papermill's parameters cells."""
+    """Copy ``nb``; tag its parameters cell; add seed, capture and papermill's parameters cells
+    (and, for a plain ``script``, the cell that sets ``sys.argv``)."""
     import nbformat
     from papermill.parameterize import parameterize_notebook
 
@@ -144,11 +157,13 @@ def _prepare(
         add(_hidden_cell(workdir.hook_source(), WORKDIR_TAG, "workdir"), _Slot("workdir", None))
     if seed is not None:
         add(_hidden_cell(_seed_source(seed), SEED_TAG, "seed"), _Slot("seed", None))
+    if script is not None and (nb.metadata.get("nb2prod") or {}).get("plain_script"):
+        add(_hidden_cell(_argv_source(script), ARGV_TAG, "argv"), _Slot("argv", None))
     for i, cell in enumerate(work.cells):
         add(cell, _Slot("cell", i))
-        for back, k in enumerate(after.get(i, [])):
+        for k in after.get(i, []):
             var = captures[k][1]
-            source = capture_source(var, capture_root / str(k), key, back if var in shown else None)
+            source = capture_source(var, capture_root / str(k), key, var in shown)
             add(_hidden_cell(source, CAPTURE_TAG, "capture"), _Slot("capture", i))
     work.cells = cells
 
@@ -236,10 +251,14 @@ def execute_notebook(
         run.cwd = str(workdir.root if workdir is not None else path.parent)
         track(run)
         work, order = _prepare(
-            nb, params, captures, capture_root, seed, parameters_cell, key, workdir, shown
+            nb, params, captures, capture_root, seed, parameters_cell, key, workdir, shown, path
         )
         run.user_cell = lambda index: _user_cell(nb, order, index)[0]
-        run.hidden = {i for i, s in enumerate(order) if s.kind in ("seed", "capture", "workdir")}
+        run.hidden = {i for i, s in enumerate(order) if s.kind in ("seed", "capture", "workdir", "argv")}
+        had_injected = any(INJECTED_TAG in c.metadata.get("tags", []) for c in nb.cells)
+        run.no_history = run.hidden | {  # a parameters cell papermill adds did not run in Jupyter
+            i for i, s in enumerate(order) if s.kind == "parameters" and not had_injected
+        }
         if progress is True:
             own_progress = progress = _new_progress()
             own_progress.start()

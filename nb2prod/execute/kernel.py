@@ -3,8 +3,10 @@
 nb2prod registers papermill engine ``nb2prod``: nbclient's engine, with a notebook manager that
 reports each cell start and end to the :class:`Run` (progress bars, the failing cell's index) and a
 kernel manager on the IPC transport whose connection file and sockets live in a private runtime folder
-per run. The kernel processes are recorded so :mod:`nb2prod.execute.engine` can make sure none outlives its
-run, whatever ended it (an error, a timeout, a dead kernel, Ctrl-C).
+per run, and a client that runs nb2prod's hidden cells without IPython history (the user's cells keep
+their Jupyter execution counts, so ``Out[13]`` means what it meant). The kernel processes are
+recorded so :mod:`nb2prod.execute.engine` can make sure none outlives its run, whatever ended it
+(an error, a timeout, a dead kernel, Ctrl-C).
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ class Run:
     runtime_dir: str  # private: the kernel's connection file and IPC sockets
     env: dict[str, str]  # added to the kernel's environment
     hidden: set[int] = field(default_factory=set)  # injected cells the progress bar skips
+    #: cells run without IPython history (nb2prod's own cells, papermill's new parameters cell),
+    #: so the user's cells get the execution counts they had in Jupyter (``Out[13]``, ``_13``)
+    no_history: set[int] = field(default_factory=set)
     current: int | None = None  # index (in the executed copy) of the cell last started
     abort: bool = False  # a cell was cut short: kill the kernel instead of asking it to stop
     kernels: list[subprocess.Popen[bytes]] = field(default_factory=list)
@@ -197,8 +202,11 @@ def kernel_manager_class(run: Run) -> type:
 
 def register_engine() -> None:
     """Register papermill engine ``nb2prod``: NBClientEngine whose manager reports each cell."""
+    from papermill.clientwrap import PapermillNotebookClient
     from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
     from papermill.exceptions import PapermillException
+    from papermill.log import logger
+    from papermill.utils import merge_kwargs, remove_args
 
     try:
         papermill_engines.get_engine(ENGINE_NAME)
@@ -226,7 +234,45 @@ def register_engine() -> None:
             self.run.cell_ended(cell_index)
             super().cell_complete(cell, cell_index, **kw)
 
+    class Client(PapermillNotebookClient):
+        def __init__(self, nb_man: Any, run: Run, **kw: Any) -> None:
+            super().__init__(nb_man, **kw)
+            self.nb2prod_run = run
+
+        def execute_cell(self, cell: Any, cell_index: int, execution_count: int | None = None,
+                         store_history: bool = True) -> Any:
+            store_history = store_history and cell_index not in self.nb2prod_run.no_history
+            return super().execute_cell(cell, cell_index, execution_count, store_history)
+
     class Engine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(  # type: ignore[override]
+            cls,
+            nb_man: Any,
+            kernel_name: str,
+            log_output: bool = False,
+            stdout_file: Any = None,
+            stderr_file: Any = None,
+            start_timeout: int = 60,
+            execution_timeout: float | None = None,
+            nb2prod_run: Run | None = None,
+            **kwargs: Any,
+        ) -> Any:
+            # papermill's NBClientEngine.execute_managed_notebook, with a client that runs
+            # nb2prod's hidden cells without storing history
+            kwargs = remove_args(["input_path"], **kwargs)
+            final = merge_kwargs(
+                remove_args(["timeout", "startup_timeout"], **kwargs),
+                timeout=execution_timeout or kwargs.get("timeout"),
+                startup_timeout=start_timeout,
+                kernel_name=kernel_name,
+                log=logger,
+                log_output=log_output,
+                stdout_file=stdout_file,
+                stderr_file=stderr_file,
+            )
+            return Client(nb_man, nb2prod_run or Run("", {}), **final).execute()
+
         @classmethod
         def execute_notebook(  # type: ignore[override]
             cls,
@@ -253,7 +299,9 @@ def register_engine() -> None:
             )
             nb_man.notebook_start()
             try:
-                cls.execute_managed_notebook(nb_man, kernel_name, log_output=log_output, **kwargs)
+                cls.execute_managed_notebook(
+                    nb_man, kernel_name, log_output=log_output, nb2prod_run=run, **kwargs
+                )
             finally:
                 nb_man.notebook_complete()
             return nb_man.nb

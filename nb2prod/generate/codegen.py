@@ -231,8 +231,8 @@ def _parameters_table(parameters: tuple[Parameter, ...]) -> str:
 
 
 def _step_function(plan: Plan, step: Step) -> str:
-    cells = ", ".join(map(str, step.cells))
-    noun = "cells" if len(step.cells) > 1 else "cell"
+    cells = ", ".join(map(str, step.exported_cells))  # cells that left no code are not its source
+    noun = "cells" if len(step.exported_cells) > 1 else "cell"
     doc = f'"""Step {step.name!r}: notebook {noun} {cells}."""'
     body = [doc, step.code] if step.code.strip() else [doc]
     if step.outputs:

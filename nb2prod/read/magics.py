@@ -16,8 +16,19 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-#: Line magics whose argument is a statement worth keeping: ``%time model.fit(X, y)`` -> the statement.
-TIMING_MAGICS = frozenset({"time", "timeit", "prun"})
+#: Line magics whose argument is a statement worth keeping: ``%time model.fit(X, y)`` -> the
+#: statement, once. Each maps to its options in getopt's spelling (IPython's ``parse_options``; a
+#: letter with ``:`` takes a value), so ``%timeit -n 1 -r 3 fit()`` keeps ``fit()``. ``%timeit``
+#: runs its statement a timing-dependent number of times; the export runs it once.
+TIMING_OPTIONS = {
+    "time": "",  # only --no-raise-error
+    "timeit": "n:r:tcp:qov:",
+    "prun": "D:l:rs:T:q",
+    "memit": "r:t:i:coq",  # memory_profiler
+    "lprun": "rsf:m:D:T:u:",  # line_profiler
+    "mprun": "rf:T:c",  # memory_profiler
+}
+TIMING_MAGICS = frozenset(TIMING_OPTIONS)
 #: Cell magics whose body is still Python (the magic only measures or captures it).
 PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun"})
 #: Magics that reach outside Python; in an exported step they are errors like ``!cmd``.
@@ -31,6 +42,13 @@ _WRITEFILE = re.compile(
     r"^\s*%%(?:writefile|file)\s+(?P<append>(?:-a|--append)\s+)?(?P<path>\"[^\"]*\"|'[^']*'|\S+)\s*$"
 )
 _HELP = re.compile(r"^\s*(\?\??[\w.]+|[\w.]+\?\??)\s*$")
+_ASSIGNED_TIME = re.compile(r"^(?P<target>\s*[\w.,\s\[\]()*]+=)\s*%time\s+(?P<rest>.*)$")
+#: ``get_ipython().run_line_magic('time', 'x = f()')``, ``get_ipython().system('ls')``: what
+#: ``jupyter nbconvert --to script`` (and IPython's own transforms) write for magics and ``!cmd``
+_GET_IPYTHON = re.compile(
+    r"^(?P<indent>\s*)(?P<target>[\w.,\s\[\]()*]+=\s*)?get_ipython\(\)\s*\.\s*"
+    r"(?P<call>run_line_magic|magic|system|getoutput)\((?P<args>.*)\)\s*;?\s*$"
+)
 
 
 @dataclass(frozen=True)
@@ -121,7 +139,9 @@ def mask_magics(source: str) -> MaskedCode:
             name = cell_magic.group("name")
             if name not in PYTHON_CELL_MAGICS:
                 return MaskedCode("", foreign_magic=f"%%{name}")
-            lines[first] = ""
+            # `%%timeit -n 1 setup()`: the setup statement runs (untimed) before the body
+            setup = timed_statement(name, lines[first][cell_magic.end() :]) if name == "timeit" else None
+            lines[first] = setup or ""
             magics.append(first + 1)
     in_string: str | None = None
     for i, line in enumerate(lines):
@@ -129,12 +149,17 @@ def mask_magics(source: str) -> MaskedCode:
         in_string = _triple_quote_state(line, in_string)
         if was_in_string:
             continue
+        if "get_ipython" in line:
+            line = lines[i] = _as_ipython_syntax(line)
         stripped = line.lstrip()
         if not stripped or stripped.startswith("#"):
             continue
         indent = line[: len(line) - len(stripped)]
         filler = f"{indent}pass" if indent else ""
-        if _SHELL.match(line) or _ASSIGNED_MAGIC.match(line):
+        if (timed := _ASSIGNED_TIME.match(line)) and (kept := timed_statement("time", timed["rest"])):
+            lines[i] = f"{timed['target']} {kept}"  # `x = %time f()`: %time returns f()'s value
+            magics.append(i + 1)
+        elif _SHELL.match(line) or _ASSIGNED_MAGIC.match(line):
             shell.append(i + 1)
             lines[i] = filler
         elif (magic := _LINE_MAGIC.match(line)) is not None:
@@ -142,8 +167,8 @@ def mask_magics(source: str) -> MaskedCode:
             if name in SHELL_MAGICS:
                 shell.append(i + 1)
                 lines[i] = filler
-            elif name in TIMING_MAGICS and magic.group("rest"):
-                lines[i] = indent + magic.group("rest")
+            elif name in TIMING_MAGICS and (kept := timed_statement(name, magic.group("rest"))):
+                lines[i] = indent + kept
                 magics.append(i + 1)
             else:
                 lines[i] = filler
@@ -152,6 +177,64 @@ def mask_magics(source: str) -> MaskedCode:
             lines[i] = filler
             magics.append(i + 1)
     return MaskedCode("\n".join(lines), tuple(shell), None, tuple(magics))
+
+
+def timed_statement(magic: str, rest: str) -> str | None:
+    """The statement a timing magic runs, after its options (``-n 1 -r 3 fit()`` -> ``fit()``);
+    None when there is none, an option is unknown, or what is left is not Python (then the line
+    is dropped like any other magic, and the rest of the cell is still analysed)."""
+    spec = TIMING_OPTIONS[magic]
+    pos = 0
+    while True:
+        token = re.match(r"\s*(\S*)", rest[pos:])
+        assert token is not None  # \s*\S* always matches
+        word, after = token.group(1), pos + token.end()
+        if not word.startswith("-") or word == "-":
+            break
+        pos = after
+        if word == "--":
+            break
+        if word.startswith("--"):  # %time --no-raise-error: a flag
+            continue
+        letters = word[1:]
+        for j, letter in enumerate(letters):
+            at = spec.find(letter)
+            if at < 0:
+                return None  # IPython's getopt rejects it too
+            if spec[at + 1 : at + 2] == ":":  # takes a value: the rest of the word, or the next one
+                if j == len(letters) - 1:
+                    value = re.match(r"\s*\S+", rest[pos:])
+                    pos += value.end() if value else 0
+                break
+    statement = rest[pos:].strip()
+    if not statement:
+        return None
+    try:
+        ast.parse(statement)
+    except SyntaxError:
+        return None
+    return statement
+
+
+def _as_ipython_syntax(line: str) -> str:
+    """A line calling ``get_ipython()`` for a magic or a shell command, as the ``%magic`` or
+    ``!cmd`` it stands for (so it is masked the same way); other lines unchanged."""
+    match = _GET_IPYTHON.match(line)
+    if match is None:
+        return line
+    try:
+        call = ast.parse(f"f({match['args']})", mode="eval").body
+        assert isinstance(call, ast.Call) and not call.keywords
+        args = [ast.literal_eval(a) for a in call.args]
+    except (SyntaxError, ValueError, AssertionError):
+        return line
+    if not args or not all(isinstance(a, str) for a in args):
+        return line
+    target = match["target"] or ""
+    if match["call"] in ("system", "getoutput"):
+        return f"{match['indent']}{target}!{args[0]}"
+    name, *rest = args[0].split(" ", 1) if match["call"] == "magic" else args[:2]
+    return f"{match['indent']}{target}%{name} {' '.join(rest)}".rstrip()
 
 
 def _writefile(lines: list[str], first: int, match: re.Match[str]) -> MaskedCode:

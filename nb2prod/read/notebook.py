@@ -1,13 +1,13 @@
 """Reading notebooks: the only module that touches raw notebook JSON or jupytext text.
 
 ``.ipynb`` files go through nbformat (parsed and schema-validated); ``.py`` files are jupytext
-percent-format notebooks, or plain scripts (one cell). Everything downstream sees
+percent-format notebooks, scripts ``jupyter nbconvert --to script`` wrote, or plain scripts (one
+cell; :mod:`nb2prod.read.scripts`). Everything downstream sees
 :class:`SourceNotebook`, never a dict.
 """
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 import re
@@ -265,7 +265,11 @@ def _cell_of_validation_error(err: Any) -> int | None:
 
 def _read_percent(text: str, shown: str) -> Any:
     if not _PERCENT_CELL.search(text):
-        return _read_plain_script(text, shown)
+        from nb2prod.read import scripts
+
+        if scripts.is_nbconvert_script(text):
+            return scripts.read_nbconvert_script(text)
+        return scripts.read_plain_script(text, shown)
     import jupytext
 
     try:
@@ -277,26 +281,6 @@ def _read_percent(text: str, shown: str) -> Any:
             hint="check the '# %%' cell headers (e.g. tags=[\"step:load\"]), or open and save it in "
             "Jupyter with jupytext.",
         ) from None
-
-
-def _read_plain_script(text: str, shown: str) -> Any:
-    """A plain script with no cell markers: one code cell holding the whole file (it must parse:
-    a syntax error is the script's, not a cell boundary nb2prod guessed)."""
-    import nbformat
-
-    try:
-        ast.parse(text)
-    except SyntaxError as err:
-        raise NotebookError(
-            f"the script does not parse as Python: {err.msg} (line {err.lineno}).",
-            path=shown,
-            hint="fix the script so `python` can run it, or mark notebook cells with '# %%' lines.",
-        ) from None
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.metadata["nb2prod"] = {"plain_script": True}
-    nb.cells.append(nbformat.v4.new_code_cell(text.rstrip("\n")))
-    return nb
 
 
 def load_notebook(path: Path, *, root: Path | None = None) -> SourceNotebook:

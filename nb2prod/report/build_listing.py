@@ -117,10 +117,12 @@ def _listing(report: BuildReport) -> None:
     click.echo(f"{len(report.rows)} notebooks: {', '.join(parts)}.")
 
 
-def explain(plan: Any) -> list[str]:
+def explain(plan: Any, inference: Any = None) -> list[str]:
     """``nb2prod build --explain``: every cell, what the exported code does with it, and each
-    statement the slice dropped, with why (:mod:`nb2prod.analyse.slicing`)."""
+    statement the slice dropped, with why (:mod:`nb2prod.analyse.slicing`). ``inference`` (the
+    :class:`~nb2prod.analyse.infer.Inference` of an untagged notebook) says why a cell was skipped."""
     step_of = {cell: s.name for s in plan.steps for cell in s.cells}
+    step_of |= {cell: d.step for d in plan.dropped if getattr(d, "step", "") for cell in d.cells}
     parameters = {p.cell for p in plan.parameters}
     by_cell: dict[int, list[Any]] = {}
     for d in plan.dropped:
@@ -140,7 +142,7 @@ def explain(plan: Any) -> list[str]:
         elif i in parameters or tags.parameters:
             what = "parameters"
         elif i in plan.skipped_cells:
-            what = "skipped (tag 'skip')"
+            what = f"skipped ({_skip_reason(i, inference)})"
         elif i in plan.unexported_cells:
             what = "not exported (before the first step)"
         else:
@@ -150,4 +152,40 @@ def explain(plan: Any) -> list[str]:
     kept = sum(1 for c in plan.notebook.cells if c.index in step_of) - sum(
         1 for c, ds in by_cell.items() if c in step_of and any(d.line == 0 for d in ds))
     lines.append(f"{len([d for d in plan.dropped if d.line])} statement(s) dropped; {kept} step cell(s) kept.")
+    return lines
+
+
+def _skip_reason(cell: int, inference: Any) -> str:
+    """Why a cell is skipped: its own tag, or what inference saw in it (``plots or shows values only``)."""
+    if inference is not None and "skip" in inference.tags.get(cell, ()):
+        return f"inferred: {inference.reasons.get(cell) or 'nothing to export'}"
+    return "tag 'skip'"
+
+
+def explain_roles(nb: Any, inference: Any = None) -> list[str]:
+    """What ``--explain`` can still show when the analysis stops (the build would exit 2): each
+    cell's role under its own and the inferred tags (Kale's rule: an untagged cell continues the
+    step above it), and why inference chose it; the error follows."""
+    lines = [f"{nb.display_path}: the build stops (the error follows); the cells as tagged:"]
+    current: str | None = None
+    for cell in nb.cells:
+        tags, inferred = cell.tags, tuple(inference.tags.get(cell.index, ())) if inference else ()
+        step = tags.step or next((t.split(":", 1)[1] for t in inferred if t.startswith("step:")), None)
+        role = tags.role or next((t for t in inferred if t in ("skip", "imports")), None)
+        if cell.injected and not role:
+            role = "parameters"
+        if role:
+            what = "skipped" if role == "skip" else role
+        elif step:
+            current = step
+            what = f"starts step {step!r}"
+        elif current:
+            what = f"in step {current!r}"
+        else:
+            what = "not exported (before the first step)" if cell.source.strip() else "not exported (no code)"
+        marks = [*(f"parity:{v}" for v in tags.parity), *(f"metric:{v}" for v in tags.metrics)]
+        marks += [t for t in inferred if t.startswith(("parity:", "metric:")) and t not in marks]
+        why = inference.reasons.get(cell.index) if inference else None
+        detail = "; ".join(x for x in (", ".join(marks), f"inferred: {why}" if why else "") if x)
+        lines.append(f"cell {cell.index}: {what}" + (f" ({detail})" if detail else ""))
     return lines

@@ -274,6 +274,7 @@ def build_manifest(
                 "after": list(s.after),
                 "depends_on": list(s.depends_on),
                 **({"writes": list(s.files_written)} if s.files_written else {}),
+                **({"code_cells": list(s.exported_cells)} if s.exported_cells != s.cells else {}),
             }
             for s in plan.steps
         },

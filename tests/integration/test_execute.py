@@ -117,6 +117,37 @@ def test_seed_reaches_random_numpy_and_hash(tmp_path: Path) -> None:
     assert len(first.output.cells) == 1
 
 
+def test_hidden_cells_leave_the_users_execution_counts_as_in_jupyter(tmp_path: Path) -> None:
+    # The seed cell, the capture cells and papermill's new parameters cell keep no history, so
+    # `Out[2]` and `_2` are the user's second cell, as when the notebook ran top to bottom in Jupyter.
+    nb = _notebook(
+        ("a = 1", ["parameters"]),
+        "b = a + 1\nb",
+        "c = Out[2] * 10\nd = _2\ncount = len(In) - 1",
+    )
+    result = _run(nb, tmp_path, params={"a": 5}, seed=3, shown={"b"},
+                  captures=[(1, "b"), (2, "c"), (2, "d"), (2, "count")])
+    assert result.values == {"b": 6, "c": 60, "d": 6, "count": 3}
+    counts = [c.execution_count for c in result.output.cells if "injected-parameters" not in c.metadata.tags]
+    assert counts == [1, 2, 3]
+
+
+def test_a_plain_script_sees_the_argv_of_python_script_py(tmp_path: Path) -> None:
+    from nb2prod.read.notebook import read_notebook_node
+
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import argparse, sys\n\nif __name__ == '__main__':\n    parser = argparse.ArgumentParser()\n"
+        "    parser.add_argument('--C', type=float, default=1.0)\n    args = parser.parse_args()\n"
+        "    c, argv = args.C, list(sys.argv)\n"
+    )
+    nb = read_notebook_node(script)
+    result = execute_notebook(nb, path=script, params={}, output_path=None, progress=False,
+                              captures=[(0, "c"), (0, "argv")], capture_dir=tmp_path / "captures")
+    assert result.values == {"c": 1.0, "argv": [str(script.resolve())]}
+    assert len(result.output.cells) == 1
+
+
 def test_raising_cell_reports_the_original_cell(tmp_path: Path) -> None:
     nb = _notebook(
         ("n = 3", ["parameters"]),

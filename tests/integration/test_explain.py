@@ -87,3 +87,38 @@ def test_every_generated_module_is_clean(tmp_path):
     plotting = [f"{m}:{n}: {line.strip()}" for m in modules
                 for n, line in enumerate(m.read_text().splitlines(), 1) if PLOTTING.search(line)]
     assert plotting == []
+
+
+def test_explain_says_why_inference_skipped_a_cell(tmp_path):
+    write_notebook(tmp_path, [
+        "import matplotlib.pyplot as plt\nx = [1.0, 2.0]\ny_pred = [v * 2 for v in x]",
+        "plt.plot(x)",
+        "!ls",
+        ("plt.plot(y_pred)", ["skip"]),
+    ], name="untagged.ipynb")
+    result = nb2prod("build", "--explain", "untagged.ipynb", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout.splitlines()
+    assert "cell 1: skipped (inferred: plots or shows values only)" in out
+    assert "cell 2: skipped (inferred: shell commands only)" in out
+    assert "cell 3: skipped (tag 'skip')" in out
+
+
+def test_explain_of_a_notebook_that_does_not_build_shows_its_cells_then_the_error(tmp_path):
+    write_notebook(tmp_path, [
+        "import numpy as np",
+        "%run helpers.py",
+        "x = np.arange(3.0)\ny_pred = helper(x)",
+        "y_pred.sum()",
+    ], name="broken.ipynb")
+    result = nb2prod("build", "--explain", "broken.ipynb", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stdout.splitlines() == [
+        "broken.ipynb: the build stops (the error follows); the cells as tagged:",
+        "cell 0: imports (inferred: import statements only)",
+        "cell 1: not exported (before the first step)",
+        "cell 2: starts step 'broken' (inferred: no headings: the whole notebook is one step)",
+        "cell 3: in step 'broken'",
+    ]
+    assert result.stderr.startswith("Error: broken.ipynb, cell 2") and "'helper'" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -177,7 +177,7 @@ def test_after_cycle_is_an_error_and_unknown_after_is_named(tmp_path):
 
 def test_after_reorders_independent_steps(tmp_path):
     plan = plan_of(tmp_path, [
-        ("a = 1", ["step:one", "after:two"]),
+        ("a = 1", ["step:one", "after:two", "parity:a"]),
         ("b = 2", ["step:two", "parity:b"]),
     ])
     assert [s.name for s in plan.steps] == ["two", "one"]

@@ -190,3 +190,67 @@ def test_kale_pipeline_metrics_cell_keeps_its_role(tmp_path):
     nb = notebook(tmp_path, [("md", "## Fit"), "a = 1", ("md", "## Report"), ("print(a)", ["pipeline-metrics"])])
     plan = analyse(nb)
     assert [s.name for s in plan.steps] == ["fit"] and [t.name for t in plan.metric_targets] == ["a"]
+
+
+def test_a_cell_of_self_contained_definitions_goes_to_module_level_and_its_class_pickles(tmp_path):
+    import ast
+    import pickle
+    import sys
+    import types
+
+    nb = notebook(tmp_path, [
+        ("md", "## Model"),
+        "import numpy as np\nfrom sklearn.base import BaseEstimator, TransformerMixin\nX = np.arange(6.0).reshape(3, 2)",
+        '"""Helpers."""\nimport math\n\ndef root(v):\n    return math.sqrt(v)\n\n'
+        "class Square(TransformerMixin, BaseEstimator):\n    def fit(self, X, y=None):\n        return self\n"
+        "    def transform(self, X):\n        return np.asarray(X) ** 2 + root(0)",
+        "def uses_step(v):\n    return v * X.sum()",  # reads the step's X: stays in the step
+        "def calls_it(v):\n    return uses_step(v) + 1",  # reads a definition that stays: stays too
+        "model = Square().fit(X)\nout = model.transform(X) + calls_it(1)\nblob = pickle.dumps(model)\nimport pickle",
+    ])
+    found = infer(nb)
+    assert "functions" in found.tags[2] and "functions" not in found.tags.get(3, ())
+    assert "functions" not in found.tags.get(4, ())
+    plan = analyse(nb)
+    assert "module-level definitions in cell 2" in plan.inferred
+    source = generate_source(plan)
+    top = {n.name for n in ast.parse(source).body if isinstance(n, ast.ClassDef | ast.FunctionDef)}
+    assert {"Square", "root"} <= top and not {"uses_step", "calls_it"} & top
+    module = types.ModuleType("targets_generated")
+    sys.modules[module.__name__] = module
+    try:
+        exec(compile(source, "pipeline.py", "exec"), module.__dict__)
+        instance = module.Square().fit([[1.0]])
+        assert pickle.loads(pickle.dumps(instance)).transform([[3.0]]).tolist() == [[9.0]]
+    finally:
+        del sys.modules[module.__name__]
+
+
+def test_definitions_a_step_rebinds_or_that_read_a_step_value_when_defined_stay_in_place(tmp_path):
+    nb = notebook(tmp_path, [
+        "import numpy as np\nscale = 2.0",
+        "def scaled(v, k=scale):\n    return v * k",  # the default is read when defined
+        "def helper(v):\n    return np.log1p(v)",
+        "helper = 3\nout = scaled(helper)",  # a step rebinds the name
+    ])
+    found = infer(nb)
+    assert not any("functions" in found.tags.get(i, ()) for i in (1, 2))
+    compile(generate_source(analyse(nb)), "pipeline.py", "exec")
+
+
+def test_a_shell_cell_that_otherwise_only_prints_is_skipped_and_its_import_is_lent(tmp_path):
+    cells = [
+        ("md", "# Lab"),
+        "!pip show scikit-learn\nimport sklearn\nprint(sklearn.__version__)",
+        ("md", "## Train"),
+        "import numpy as np\nv = np.arange(3.0)\nversion = sklearn.__version__",
+    ]
+    plan = analyse(notebook(tmp_path, cells))
+    assert plan.skipped_cells == (1,) and "import sklearn" in generate_source(plan)
+    found = infer(notebook(tmp_path, cells))
+    assert found.tags[1] == ("skip",) and found.reasons[1] == "shell commands and output only"
+    # a shell line beside real code is still the build's error to report
+    nb = notebook(tmp_path, [*cells, "!ls\nw = v * 2"])
+    assert "skip" not in infer(nb).tags.get(4, ())
+    with pytest.raises(AnalysisError, match="shell escape '!ls' inside exported step"):
+        analyse(nb)

@@ -75,7 +75,7 @@ def test_every_cut_in_the_fixture_and_example_notebooks_is_what_black_writes(eve
 def test_every_cut_in_awkward_steps_is_what_black_writes(tmp_path: Path, every_cut) -> None:
     cells = [("import math\nfrom tests.unit.generate.test_chunks import some_function_with_a_long_name as some_function_with_a_long_name\nf = print", ["imports"]), ("n = 1", ["parameters"])]
     for k, code in enumerate(AWKWARD_STEPS):
-        cells.append((code, [f"step:s{k}"]))
+        cells.append((code, [f"step:s{k}", "keep"]))  # no target: keep every step whole
     write_notebook(tmp_path, cells, name="awkward.ipynb")
     (item,) = _items([tmp_path / "awkward.ipynb"])
     head = item.source[: item.source.rfind(_format._RUN_START) + 1]
