@@ -114,6 +114,7 @@ class DataFlow:
                     if effects:
                         self.effects[stmt.name] = effects
                         self.global_functions[stmt.name] = (p, stmt)
+        self.rebound = late.rebound_functions(parsed, self.effects)  # def -> (name, step rebinding it)
 
     def replay(self) -> None:
         for p in self.parsed:
@@ -146,6 +147,8 @@ class DataFlow:
                 if p.role != "parameters":
                     self.paths.learn(stmt)
                 for event in events:
+                    if event.optional and not late.known(self, event.name):
+                        continue  # a formula's call no cell defines: patsy's or numpy's, not ours
                     if event.kind == "read" and event.name in self.global_functions:
                         closures.check_use(self, p, stmt, event.name, event.line)
                     if event.kind == "read" and event.name in self.late and p.role == "step" and not hoisted:

@@ -8,6 +8,11 @@ import stays where it stands, a statement of its step, and the module still impo
 When the module is one a skipped cell writes (``%%writefile helpers.py`` tagged ``skip``), the step
 that imports it writes it first, as the notebook did before the import ran.
 
+An optional import with its fallback (``try: from tqdm.auto import tqdm`` / ``except ImportError:
+def tqdm(x, **kw): return x``) moves as one statement, like an import, when the fallback only
+imports, defines functions that read nothing of the notebook's, and assigns constants: otherwise
+``tqdm`` would be data one step hands the next.
+
 A star import always moves (Python allows it only at module level), and always stays: its names are
 unknown, so no read shows that the exported code needs it.
 """
@@ -21,7 +26,7 @@ from pathlib import Path
 
 from nb2prod.analyse.cells import MODULE_ROLES, CellCode
 from nb2prod.analyse.lineage import PathResolver, mentions_files
-from nb2prod.analyse.names import statement_events
+from nb2prod.analyse.names import BUILTINS, free_names, statement_events
 from nb2prod.analyse.slicing import Dropped
 
 
@@ -57,7 +62,6 @@ def decide_hoisting(parsed: list[CellCode], defaults: dict[str, object]) -> froz
         files = track_files and mentions_files(p.code)
         for stmt in p.kept if exported else p.tree.body:
             if id(stmt) in candidates:
-                assert isinstance(stmt, ast.Import | ast.ImportFrom)
                 keys = _import_keys(stmt)
                 top = _imported_top(stmt)
                 clash = any(bound.get(name, key) != key for name, key in keys.items())
@@ -106,13 +110,58 @@ def keep_star_imports(parsed: list[CellCode], dropped: tuple[Dropped, ...]) -> t
     return tuple(d for d in dropped if (d.cell, d.line) not in back)
 
 
-def _is_star(stmt: ast.Import | ast.ImportFrom) -> bool:
-    return any(a.name == "*" for a in stmt.names)
+_IMPORT_ERRORS = frozenset({"ImportError", "ModuleNotFoundError"})
 
 
-def _import_keys(stmt: ast.Import | ast.ImportFrom) -> dict[str, str]:
+def is_import_fallback(stmt: ast.stmt) -> bool:
+    """``try: import x`` / ``except ImportError: <imports, self-contained defs, constants>``."""
+    if not isinstance(stmt, ast.Try) or stmt.finalbody or not stmt.handlers:
+        return False
+    if not all(isinstance(s, ast.Import | ast.ImportFrom) and not _is_star(s) for s in stmt.body):
+        return False
+    for handler in stmt.handlers:
+        caught = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+        if handler.name or not all(isinstance(c, ast.Name) and c.id in _IMPORT_ERRORS for c in caught):
+            return False
+    fallback = [s for h in stmt.handlers for s in h.body] + stmt.orelse
+    bound = {e.name for e in statement_events(stmt) if e.kind == "write"}
+    for s in fallback:
+        if isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef):
+            if s.decorator_list or any(n not in BUILTINS and n not in bound for n in free_names(s)):
+                return False
+        elif isinstance(s, ast.Assign | ast.AnnAssign):
+            targets = s.targets if isinstance(s, ast.Assign) else [s.target]
+            if not all(isinstance(t, ast.Name) for t in targets) or not _constant(s.value):
+                return False
+        elif not isinstance(s, ast.Import | ast.ImportFrom | ast.Pass) or _is_star(s):  # type: ignore[arg-type]
+            return False
+    return True
+
+
+def _constant(value: ast.expr | None) -> bool:
+    """A literal, a builtin, or a lambda that reads only its arguments and builtins."""
+    if isinstance(value, ast.Lambda):
+        return all(n in BUILTINS for n in free_names(value))
+    if isinstance(value, ast.Name):
+        return value.id in BUILTINS
+    return value is not None and all(
+        isinstance(n, ast.Constant | ast.Tuple | ast.List | ast.expr_context | ast.UnaryOp | ast.unaryop)
+        for n in ast.walk(value)
+    )
+
+
+def _is_star(stmt: ast.Import | ast.ImportFrom | ast.stmt) -> bool:
+    return isinstance(stmt, ast.Import | ast.ImportFrom) and any(a.name == "*" for a in stmt.names)
+
+
+def _import_keys(stmt: ast.stmt) -> dict[str, str]:
     """name -> what the import binds it to: two imports that bind a name alike may both move
-    (star imports bind names no one knows: they never clash)."""
+    (star imports bind names no one knows: they never clash). An import with its fallback binds
+    its names to itself."""
+    if isinstance(stmt, ast.Try):
+        return {e.name: f"fallback {ast.unparse(stmt)}"
+                for e in statement_events(stmt) if e.kind == "write"}
+    assert isinstance(stmt, ast.Import | ast.ImportFrom)
     keys = {}
     for alias in stmt.names:
         if alias.name == "*":
@@ -125,7 +174,10 @@ def _import_keys(stmt: ast.Import | ast.ImportFrom) -> dict[str, str]:
     return keys
 
 
-def _imported_top(stmt: ast.Import | ast.ImportFrom) -> str:
+def _imported_top(stmt: ast.stmt) -> str:
+    if isinstance(stmt, ast.Try):
+        return _imported_top(stmt.body[0])
+    assert isinstance(stmt, ast.Import | ast.ImportFrom)
     if isinstance(stmt, ast.ImportFrom):
         return "." if stmt.level else (stmt.module or "").split(".")[0]
     return stmt.names[0].name.split(".")[0]

@@ -29,8 +29,10 @@ import ast
 import keyword
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field, replace
 
+from nb2prod.analyse.infer_final import drop_plot_only, final_values
 from nb2prod.analyse.infer_targets import find_targets, unique_name
 from nb2prod.analyse.names import BUILTINS, global_effects, statement_events
 from nb2prod.analyse.plotting import is_plotting
@@ -91,7 +93,12 @@ def infer(nb: SourceNotebook, module: str = "notebook") -> Inference:
         tags[index].insert(0, f"step:{name}")
         reasons[index].insert(0, why)
     every_write = set().union(*(i.writes for i in infos))
-    parity, metrics = find_targets(nb, [(i.cell.index, i.tree) for i in kept if i.tree is not None], every_write)
+    every_tree = [i.tree for i in infos if i.tree is not None]
+    exported = [(i.cell.index, i.tree) for i in kept if i.tree is not None]
+    parity, metrics = find_targets(nb, exported, every_write, every_tree)
+    parity = drop_plot_only(parity, [(i.cell.index, i.tree) for i in infos if i.tree is not None])
+    if not (parity or metrics or any(c.tags.parity or c.tags.metrics or c.tags.kale_metrics for c in nb.cells)):
+        parity = final_values(_sections(exported, steps), every_tree)  # an analysis: compare its results
     for kind, found in (("parity", parity), ("metric", metrics)):
         for name, (index, why) in found.items():
             tags[index].append(f"{kind}:{name}")
@@ -196,7 +203,9 @@ def _function_cells(infos: list[_CellInfo]) -> set[int]:
     """Untagged cells of ``def``/``class`` statements (imports, docstrings) that read only imports,
     builtins and other such definitions: ``functions`` cells, at module level. A class defined
     inside a step's function cannot be pickled ("Can't pickle local object"); one that reads a
-    step's variable stays in its step, where that variable is."""
+    step's variable stays in its step, where that variable is. A name bound more than once (a
+    second, improved ``def features``) stays in its step too: at module level the last one would
+    replace the first for every step."""
     candidates = {i.cell.index: i for i in infos if _definitions_only(i) and not _has_role(i.cell)}
     if not candidates or any(w in i.cell.source for i in infos for w in ("writefile", "sys.path", "chdir")):
         return set()  # imports of a module a cell writes, or from a changed path, stay in their step
@@ -213,7 +222,10 @@ def _function_cells(infos: list[_CellInfo]) -> set[int]:
     allowed = BUILTINS | (imported - step_names)
     reads = {k: _definition_reads(i) for k, i in candidates.items()}
     defines = {k: i.writes - _import_names(i.tree) for k, i in candidates.items() if i.tree is not None}
-    chosen = {k for k in candidates if not defines[k] & (step_names | imported)}
+    counts = Counter(d.name for i in candidates.values() if i.tree is not None for d in i.tree.body
+                     if isinstance(d, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef))
+    rebound = step_names | imported | {name for name, n in counts.items() if n > 1}
+    chosen = {k for k in candidates if not defines[k] & rebound}
     changed = True
     while changed:  # a definition that reads one staying in a step stays there too
         module = allowed | set().union(*(defines[k] for k in chosen))
@@ -276,6 +288,17 @@ def _steps(nb: SourceNotebook, kept: list[_CellInfo], module: str) -> dict[int, 
         name = unique_name(_identifier(section.text) or "step", used)
         starts[info.cell.index] = (name, f"heading {section.text!r} (cell {section.cell})")
     return starts
+
+
+def _sections(exported: list[tuple[int, ast.Module]],
+              steps: dict[int, tuple[str, str]]) -> list[list[tuple[int, ast.Module]]]:
+    """The exported cells of each step, in order."""
+    sections: list[list[tuple[int, ast.Module]]] = []
+    for index, tree in exported:
+        if index in steps or not sections:
+            sections.append([])
+        sections[-1].append((index, tree))
+    return sections
 
 
 def _section_level(headings: tuple[Heading, ...]) -> int | None:

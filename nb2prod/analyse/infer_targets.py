@@ -8,8 +8,13 @@ cell (or, for a bare last expression, from IPython's ``Out``), the pipeline by r
   collects predictions (``oof[va] = m.predict(X[va])`` or ``preds[name] = ...`` into an empty
   ``np.zeros``/``{}``/``[]``, ``sub_preds += m.predict(X) / n``, ``fold_preds.append(...)``);
   and a name computed from those by arithmetic (``blend = 0.7 * preds['a'] + 0.3 * preds['b']``).
+  statsmodels' ``res.fittedvalues``, ``res.get_prediction(x).summary_frame()``,
+  ``res.get_forecast(h).predicted_mean`` and ``np.polyval(coef, x)`` are predictions too, and so is
+  what a notebook function returns that is named ``predict*``/``forecast*``/``*_predict`` or returns
+  one (``y_pred = predict(X)`` of a model written from scratch). A prediction stored as a column
+  of a frame (``new['pred'] = res.predict(new)``) makes the frame the target, when nothing else is.
   A name assigned only inside a loop (the last model's ``p``) is left out when anything else is found;
-* ``metric:NAME``: a name assigned (``=`` or ``:=``) from a ``*_score``/``*_error`` function or a
+* ``metric:NAME``: a name assigned (``=`` or ``:=``) from a ``*_score``/``*_error``/``*_loss`` function or a
   ``.score(`` call, and a cell whose last expression *is* such a value (``accuracy_score(y, p)``,
   ``np.sqrt(mean_squared_error(y, p))``), named by convention (``accuracy``, ``mae``, ``rmse``).
   A metric only printed or formatted (``print(roc_auc_score(y, p))``, an f-string) is none: the
@@ -21,24 +26,30 @@ Each target is taken after the last cell that assigns it (a container: that chan
 from __future__ import annotations
 
 import ast
-import keyword
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from nb2prod.analyse.infer_metrics import (
+    NUMERIC_FUNCTIONS,
+    NUMERIC_METHODS,
+    NUMERIC_MODULES,
+    SCOPES,
+    metric_call,
+    metric_name,
+    shown_metric,
+    unique_name,
+)
 from nb2prod.analyse.names import root_name, statement_events
 from nb2prod.read.notebook import SourceNotebook
 
 PREDICT_METHODS = frozenset({"predict", "predict_proba", "decision_function", "transform", "forecast"})
-#: Calls that keep a number a number: a metric wrapped in one is still the metric's value.
-_NUMERIC_FUNCTIONS = frozenset({"round", "float", "abs", "min", "max", "sum"})
-_NUMERIC_MODULES = frozenset({"np", "numpy", "math", "scipy", "torch"})
-_NUMERIC_METHODS = frozenset({
-    "mean", "std", "sum", "round", "item", "min", "max", "median", "clip", "astype", "ravel",
-    "flatten", "reshape", "argmax", "squeeze", "copy", "to_numpy", "tolist", "cumsum", "rank",
-})
-_FORMATTING_FUNCTIONS = frozenset({"print", "display", "str", "repr", "format"})
-_FORMATTING_METHODS = frozenset({"format", "info", "debug", "warning", "log", "write"})  # str, logger, file
-_SCOPES = (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+#: statsmodels: a results object's predictions, and what the prediction objects hold of them.
+_PREDICTED_ATTRIBUTES = frozenset({"fittedvalues", "predicted_mean"})
+_PREDICTION_OBJECTS = frozenset({"get_prediction", "get_forecast"})
+_PREDICTION_FRAMES = frozenset({"summary_frame", "conf_int"})
+#: pandas' own ``.transform``: ``df.groupby(k)[c].transform('mean')`` computes a feature, not a prediction.
+_PANDAS_CHAINS = frozenset({"groupby", "rolling", "expanding", "ewm", "resample"})
+_PREDICTOR_PREFIXES = ("predict", "forecast")
 
 
 @dataclass
@@ -50,6 +61,9 @@ class _Found:
     containers: set[str] = field(default_factory=set)  # filled in place: a mutation changes them
     outside_loop: set[str] = field(default_factory=set)
     empty: dict[str, bool] = field(default_factory=dict)  # name -> its latest value an empty container
+    predictors: frozenset[str] = frozenset()  # the notebook's functions that return predictions
+    opaque: frozenset[str] = frozenset()  # its other functions
+    columns: dict[str, str] = field(default_factory=dict)  # frames a prediction is stored into
 
     def add_parity(self, name: str, why: str, in_loop: bool) -> None:
         self.parity.setdefault(name, why)
@@ -58,13 +72,18 @@ class _Found:
 
 
 def find_targets(
-    nb: SourceNotebook, exported: list[tuple[int, ast.Module]], every_write: set[str]
+    nb: SourceNotebook, exported: list[tuple[int, ast.Module]], every_write: set[str],
+    every_tree: list[ast.Module] | None = None,
 ) -> tuple[dict[str, tuple[int, str]], dict[str, tuple[int, str]]]:
     """Inferred parity and metric targets of the ``exported`` cells (index, tree): name -> (cell
-    after which it is taken, why). None of a kind is inferred when any cell declares one."""
+    after which it is taken, why). None of a kind is inferred when any cell declares one.
+    ``every_tree``: all cells' code, where the notebook's predicting functions are looked for."""
     declared_parity = any(c.tags.parity for c in nb.cells)
     declared_metrics = any(c.tags.metrics or c.tags.kale_metrics for c in nb.cells)
-    found = _Found()
+    trees = every_tree if every_tree is not None else [tree for _, tree in exported]
+    predictors = predicting_functions(trees)
+    defined = {s.name for tree in trees for s in tree.body if isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef)}
+    found = _Found(predictors=predictors, opaque=frozenset(defined - predictors))
     last_write: dict[str, int] = {}
     last_change: dict[str, int] = {}
     deleted_after: dict[str, int] = {}
@@ -82,6 +101,9 @@ def find_targets(
     parity = found.parity
     if found.containers or found.outside_loop:  # the last model's `p` is no better than the others
         parity = {n: w for n, w in parity.items() if n in found.outside_loop or n in found.containers}
+    if not parity and found.columns:  # new['pred'] = res.predict(new): the frame is what it predicted
+        parity = dict(found.columns)
+        found.containers.update(found.columns)
     parity_at = {n: (last_change if n in found.containers else last_write).get(n) for n in parity}
     exported_ids = {index for index, _ in exported}
     taken_parity = {} if declared_parity else _placed(parity, parity_at, deleted_after, exported_ids, "parity")
@@ -102,10 +124,10 @@ def _statement(stmt: ast.stmt, in_loop: bool, found: _Found) -> None:
     """What one statement adds to ``found``: assigned predictions, metrics, filled containers."""
     for walrus in _walruses(stmt):
         name = walrus.target.id
-        if metric := _metric_call(walrus.value):
+        if metric := metric_call(walrus.value):
             found.metrics.setdefault(name, f"({name} := {metric}(…))")
-        elif method := _predict_call(walrus.value):
-            found.add_parity(name, f"({name} := ….{method}(…))", in_loop)
+        elif method := _predict_call(walrus.value, found.predictors, found.opaque):
+            found.add_parity(name, f"({name} := {method})", in_loop)
     if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
         call = stmt.value  # fold_preds.append(m.predict(X))
         func = call.func
@@ -129,14 +151,19 @@ def _statement(stmt: ast.stmt, in_loop: bool, found: _Found) -> None:
     names = [t.id for t in targets if isinstance(t, ast.Name)]
     for target in targets:
         owner = root_name(target) if isinstance(target, ast.Subscript) else None
-        if owner and found.empty.get(owner) and (why := _prediction(value, found)):
+        if not owner or not (why := _prediction(value, found)):
+            continue
+        if found.empty.get(owner):
             found.containers.add(owner)  # oof[va] = m.predict_proba(X[va])[:, 1]
             found.add_parity(owner, f"{owner}[…] = {why}", False)
+        elif isinstance(target.value, ast.Name) and not in_loop:  # type: ignore[attr-defined]
+            found.columns.setdefault(owner, f"{owner}[…] = {why}")  # new['pred'] = res.predict(new)
     if not names:
         return
     name = names[-1]
-    if metric := _metric_call(value):
-        found.metrics.setdefault(name, f"{name} = {metric}(…)")
+    if metric := metric_call(value):
+        if not (in_loop and metric.endswith("_loss")):  # a training loop's loss is no result
+            found.metrics.setdefault(name, f"{name} = {metric}(…)")
     elif why := _prediction(value, found):
         found.add_parity(name, f"{name} = {why}", in_loop)
     for n in names:
@@ -145,10 +172,10 @@ def _statement(stmt: ast.stmt, in_loop: bool, found: _Found) -> None:
 
 def _prediction(value: ast.expr, found: _Found) -> str | None:
     """How ``value`` is predictions: a predict-like call in it, or arithmetic over a name that is."""
-    if method := _predict_call(value):
-        return f"….{method}(…)"
-    if _metric_call(value):
+    if metric_call(value):
         return None
+    if method := _predict_call(value, found.predictors, found.opaque):
+        return method
     source = _derived_from(value, set(found.parity))
     return f"… {source} …" if source else None
 
@@ -166,12 +193,12 @@ def _derived_from(value: ast.expr, predicted: set[str]) -> str | None:
         if isinstance(node, ast.Call):
             func = node.func
             if isinstance(func, ast.Name):
-                if func.id not in _NUMERIC_FUNCTIONS:
+                if func.id not in NUMERIC_FUNCTIONS:
                     return None
                 callees.add(id(func))
             elif isinstance(func, ast.Attribute):
-                numeric = func.attr in _NUMERIC_METHODS or func.attr in ("items", "values", "keys", "get")
-                if root_name(func) not in _NUMERIC_MODULES and not numeric:
+                numeric = func.attr in NUMERIC_METHODS or func.attr in ("items", "values", "keys", "get")
+                if root_name(func) not in NUMERIC_MODULES and not numeric:
                     return None
             else:
                 return None
@@ -237,19 +264,35 @@ def _top_statements(body: list[ast.stmt], in_loop: bool = False) -> Iterator[tup
             yield from _top_statements(handler.body, loop)
 
 
-def _predict_call(value: ast.expr) -> str | None:
-    """The predict-like method a value is computed from: ``m.predict(X)``, ``m.predict_proba(X)[:, 1]``,
-    ``np.expm1(m.predict(X)) * 0.7 + ...``; not inside a lambda or comprehension."""
+def _predict_call(value: ast.expr, predictors: frozenset[str] = frozenset(),
+                  opaque: frozenset[str] = frozenset()) -> str | None:
+    """The predict-like call a value is computed from, as shown: ``….predict`` for ``m.predict(X)``,
+    ``m.predict_proba(X)[:, 1]``, ``np.expm1(m.predict(X)) * 0.7 + ...``, ``res.fittedvalues``,
+    ``np.polyval(c, x)``, a call of one of the notebook's ``predictors``; not inside a lambda or
+    comprehension, nor in the arguments of one of the notebook's ``opaque`` functions."""
     stack = [value]
     while stack:
         node = stack.pop()
-        if isinstance(node, _SCOPES):
+        if isinstance(node, SCOPES):
             continue
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id.endswith("_predict"):
-            return node.func.id  # cross_val_predict(model, X, y)
+        if isinstance(node, ast.Attribute) and node.attr in _PREDICTED_ATTRIBUTES:
+            return f"….{node.attr}"  # res.fittedvalues, res.get_forecast(12).predicted_mean
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            name = node.func.id
+            if name.endswith("_predict") or name in predictors or name == "polyval":
+                return f"{name}(…)"  # cross_val_predict(model, X, y), predict(X) the notebook defines
+            if name in opaque:
+                continue  # mse(y, predict(X)): what the notebook's own function returns is no prediction
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-            if node.func.attr in PREDICT_METHODS or node.func.attr.endswith("_predict"):
-                return node.func.attr
+            attr = node.func.attr
+            if attr == "transform" and _pandas_transform(node):
+                stack.extend(node.args)
+                continue
+            if attr in PREDICT_METHODS or attr.endswith("_predict") or (
+                    attr == "polyval" and root_name(node.func) in NUMERIC_MODULES):
+                return f"….{attr}(…)"
+            if attr in _PREDICTION_FRAMES and _on_prediction_object(node.func.value):
+                return f"….{attr}(…)"  # res.get_prediction(new).summary_frame(alpha=0.05)
             if node.func.attr.startswith(("fit", "partial_fit")) and node.func.attr != "fit_predict":
                 stack.append(node.func.value)  # `.fit(scaler.transform(X))` makes a model, not data
                 continue
@@ -257,89 +300,53 @@ def _predict_call(value: ast.expr) -> str | None:
     return None
 
 
-def _metric_function(node: ast.AST) -> str | None:
-    """``accuracy_score`` for a call of it, ``….score`` for ``model.score(...)``, else None."""
-    if not isinstance(node, ast.Call):
-        return None
-    func = node.func
-    name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
-    if name.endswith(("_score", "_error")) or (name == "score" and isinstance(func, ast.Attribute)):
-        return f"….{name}" if isinstance(func, ast.Attribute) else name
-    return None
-
-
-def _metric_call(value: ast.expr) -> str | None:
-    """The metric function a value comes from: ``accuracy_score(...)``, ``np.sqrt(mean_squared_error(...))``,
-    ``model.score(X, y)``; not inside a lambda or comprehension, nor only formatted into text
-    (an f-string, ``'%.3f' % ...``, ``print(...)``, ``str(...)``)."""
-    stack = [value]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, _SCOPES) or _formats(node):
-            continue
-        if metric := _metric_function(node):
-            return metric
-        stack.extend(ast.iter_child_nodes(node))
-    return None
-
-
-def _formats(node: ast.AST) -> bool:
-    """Text made of values: what it shows is not a value either side keeps."""
-    if isinstance(node, ast.JoinedStr):
+def _pandas_transform(call: ast.Call) -> bool:
+    """``df.groupby(k)[c].transform('mean')``, ``s.transform(lambda v: ...)``: pandas, not a model."""
+    if any(isinstance(a, ast.Lambda) or isinstance(a, ast.Constant) and isinstance(a.value, str)
+           for a in call.args):
         return True
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):
-        return isinstance(node.left, ast.Constant | ast.JoinedStr) and isinstance(
-            getattr(node.left, "value", ""), str)
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-        return node.func.id in _FORMATTING_FUNCTIONS
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-        return node.func.attr in _FORMATTING_METHODS and root_name(node.func) not in _NUMERIC_MODULES
-    return False
+    return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in _PANDAS_CHAINS
+               for n in ast.walk(call.func))
 
 
-def shown_metric(value: ast.expr) -> str | None:
-    """The metric a bare last expression shows as its value (what ``Out`` keeps): the call itself,
-    or it under numeric wrapping (``np.sqrt(...)``, ``round(..., 3)``, ``1 - ...``,
-    ``cross_val_score(...).mean()``). Never a tuple of several, a print or formatted text."""
-    if metric := _metric_function(value):
-        return metric
-    if isinstance(value, ast.UnaryOp):
-        return shown_metric(value.operand)
-    if isinstance(value, ast.BinOp) and not _formats(value):
-        return shown_metric(value.left) or shown_metric(value.right)
-    if not isinstance(value, ast.Call):
-        return None
-    func, first = value.func, value.args[0] if value.args else None
-    if isinstance(func, ast.Name) and func.id in _NUMERIC_FUNCTIONS and first is not None:
-        return shown_metric(first)  # round(accuracy_score(y, p), 3)
-    if isinstance(func, ast.Attribute) and root_name(func) in _NUMERIC_MODULES and first is not None:
-        return shown_metric(first)  # np.sqrt(mean_squared_error(y, p))
-    if isinstance(func, ast.Attribute) and func.attr in _NUMERIC_METHODS:
-        return shown_metric(func.value)  # cross_val_score(m, X, y).mean()
-    return None
+def _on_prediction_object(node: ast.expr) -> bool:
+    """Whether ``node`` is (a call chain on) ``res.get_prediction(...)``/``res.get_forecast(...)``."""
+    return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in _PREDICTION_OBJECTS
+               for n in ast.walk(node))
 
 
-#: A metric function's conventional short name, where its initials are not it.
-_METRIC_NAMES = {"score": "score", "max_error": "max_error", "cross_val_score": "cv_score"}
+def predicting_functions(trees: list[ast.Module]) -> frozenset[str]:
+    """The notebook's own functions whose value is a prediction: named ``predict*``/``forecast*``/
+    ``*_predict``, or returning a predict-like call (``return model.predict(frame[cols])``); each
+    returns a value that is no tuple (a model beside predictions is none to compare)."""
+    defs = [s for tree in trees for s, _ in _top_statements(tree.body)
+            if isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef)]
+    returns = {d.name: [r.value for r in own_returns(d) if r.value is not None] for d in defs}
+    chosen: set[str] = set()
+    changed = True
+    while changed:  # def predict(X): return proba(X) > 0.5, where proba returns m.predict_proba(X)
+        changed = False
+        for d in defs:
+            values = returns[d.name]
+            if d.name in chosen or not values or any(isinstance(v, ast.Tuple) for v in values):
+                continue
+            named = d.name.startswith(_PREDICTOR_PREFIXES) or d.name.endswith("_predict")
+            opaque = frozenset(returns) - chosen  # mse(y, m.predict(X)) returns what mse does
+            if named or any(_predict_call(v, frozenset(chosen), opaque) and not metric_call(v) for v in values):
+                chosen.add(d.name)
+                changed = True
+    return frozenset(chosen)
 
 
-def metric_name(function: str) -> str:
-    """The name a shown metric's value gets: ``accuracy_score`` -> ``accuracy``,
-    ``mean_absolute_error`` -> ``mae``, ``root_mean_squared_error`` -> ``rmse``, ``.score`` -> ``score``."""
-    function = function.rpartition(".")[2]
-    if function in _METRIC_NAMES:
-        name = _METRIC_NAMES[function]
-    elif function.endswith("_error"):
-        name = "".join(word[0] for word in function.split("_") if word)
-    else:
-        name = function.removesuffix("_score")
-    return name if name.isidentifier() and not keyword.iskeyword(name) else "score"
+def own_returns(node: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[ast.Return]:
+    """The function's own ``return`` statements, not those of a function or class defined in it."""
+    stack: list[ast.AST] = list(node.body)
+    while stack:
+        sub = stack.pop()
+        if isinstance(sub, ast.Return):
+            yield sub
+        elif not isinstance(sub, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+            stack.extend(ast.iter_child_nodes(sub))
 
 
-def unique_name(name: str, used: set[str]) -> str:
-    """``name``, or ``name_2``, ``name_3``... when taken; the one returned is taken from now on."""
-    candidate, n = name, 2
-    while candidate in used:
-        candidate, n = f"{name}_{n}", n + 1
-    used.add(candidate)
-    return candidate
+__all__ = ["find_targets", "metric_name", "predicting_functions", "shown_metric", "unique_name"]

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from nb2prod.analyse.methods import NON_MUTATING_METHODS
+from nb2prod.analyse.operational import is_logging_call
+from nb2prod.analyse.string_names import scope_string_reads, string_reads
 from nb2prod.read.magics import QuickVisitor, all_nodes
 
 EventKind = Literal["read", "write", "mutate", "del", "keep"]
@@ -38,6 +40,7 @@ class Event:
     line: int  # 1-based, inside the cell
     deferred: bool = False  # a read inside a def or lambda body: it happens when that is called
     in_place: bool = False  # a write through an item or attribute (``df["x"] = 1``): binds no name
+    optional: bool = False  # a name a formula calls: no error when no cell binds it (string_names)
 
 
 #: function name -> the ``global`` names it declares, each with whether the function reads it (None:
@@ -70,12 +73,21 @@ def statement_events(stmt: ast.stmt, effects: GlobalEffects | None = None) -> li
     known = _EVENTS.get(key)
     if known is not None and known[0] is stmt and known[2] is calls:  # (ids can be reused)
         return list(known[1])
-    collector = _Collector({**calls, **(effects or {})} if calls else effects or {})
+    collector = _Collector(_merged(calls, effects) if calls else effects or {})
     collector.visit(stmt)
     if len(_EVENTS) >= _EVENTS_KEPT:
         _EVENTS.clear()
     _EVENTS[key] = (stmt, tuple(collector.events), calls)
     return collector.events
+
+
+def _merged(calls: GlobalEffects, effects: GlobalEffects | None) -> dict:
+    """A function's ``global`` effects first, then the other free names its call reads."""
+    merged = dict(calls)
+    for name, own in (effects or {}).items():
+        known = {n for n, _ in own}
+        merged[name] = (*own, *(e for e in calls.get(name, ()) if e[0] not in known))
+    return merged
 
 
 # Parsed cells are shared and only read (``read.magics.parse_masked``), and the analysis asks for
@@ -102,6 +114,8 @@ def is_display_only(stmt: ast.stmt) -> bool:
     value = stmt.value
     if isinstance(value, ast.Call):
         func = value.func
+        if is_logging_call(value):  # `logger.info("saved to %s", path)`: the job's log, not `df.info()`
+            return False
         if isinstance(func, ast.Name) and func.id in DISPLAY_FUNCTIONS:
             return True
         if isinstance(func, ast.Attribute) and func.attr in DISPLAY_METHODS:
@@ -150,9 +164,10 @@ class _Collector(QuickVisitor):
         self.maybe = 0  # > 0 inside a block that may not run (if, for, while, try, match)
 
     def emit(
-        self, kind: EventKind, name: str, node: ast.AST, deferred: bool = False, in_place: bool = False
+        self, kind: EventKind, name: str, node: ast.AST, deferred: bool = False, in_place: bool = False,
+        optional: bool = False,
     ) -> None:
-        self.events.append(Event(kind, name, getattr(node, "lineno", 0), deferred, in_place))
+        self.events.append(Event(kind, name, getattr(node, "lineno", 0), deferred, in_place, optional))
 
     # -- targets ---------------------------------------------------------------------------------
     def bind(self, target: ast.AST) -> None:
@@ -261,8 +276,7 @@ class _Collector(QuickVisitor):
         for decorator in node.decorator_list:
             self.visit(decorator)
         self._visit_arguments(node.args)
-        for name in free_names(node):
-            self.emit("read", name, node, deferred=True)
+        self._deferred_reads(node)
         self.emit("write", node.name, node)
 
     visit_AsyncFunctionDef = visit_FunctionDef
@@ -290,6 +304,8 @@ class _Collector(QuickVisitor):
 
     def visit_Call(self, node: ast.Call) -> None:
         self.generic_visit(node)
+        for name, optional in string_reads(node):  # `df.query("x > @cutoff")`, formulas
+            self.emit("read", name, node, optional=optional)
         func = node.func
         if isinstance(func, ast.Attribute):
             name = root_name(func.value)
@@ -307,8 +323,14 @@ class _Collector(QuickVisitor):
 
     def visit_Lambda(self, node: ast.Lambda) -> None:
         self._visit_arguments(node.args)
+        self._deferred_reads(node)
+
+    def _deferred_reads(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> None:
+        soft = {n for n, optional in scope_string_reads(node).items() if optional}
+        if soft:  # a name only a formula calls is optional; one the code reads too is not
+            soft -= {c.id for c in ast.walk(node) if isinstance(c, ast.Name)}
         for name in free_names(node):
-            self.emit("read", name, node, deferred=True)
+            self.emit("read", name, node, deferred=True, optional=name in soft)
 
     def _visit_comprehension(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp) -> None:
         # The first iterable is evaluated in the enclosing scope; the rest is the comprehension's own.
@@ -353,6 +375,8 @@ def free_names(node: ast.AST, *, skip_first_iter: bool = False) -> list[str]:
             local.add(child.name)
         elif isinstance(child, ast.Global | ast.Nonlocal):
             reads.extend(child.names)
+        elif isinstance(child, ast.Call):
+            reads.extend(name for name, _ in string_reads(child))
     if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
         local.update(a.arg for a in _all_args(node.args))
     return list(dict.fromkeys(n for n in reads if n not in local))

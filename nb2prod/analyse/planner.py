@@ -22,7 +22,7 @@ from pathlib import Path
 from nb2prod.analyse.cells import MODULE_ROLES, CellCode
 from nb2prod.analyse.closures import closure_prelude, nonlocal_lines, relocated_lines
 from nb2prod.analyse.dataflow import RESERVED, DataFlow
-from nb2prod.analyse.hoisting import decide_hoisting, keep_star_imports
+from nb2prod.analyse.hoisting import decide_hoisting, is_import_fallback, keep_star_imports
 from nb2prod.analyse.inference import serving_names, with_inference
 from nb2prod.analyse.late import call_effects
 from nb2prod.analyse.module_code import imported_modules, prune_header, split_module_cells
@@ -30,6 +30,7 @@ from nb2prod.analyse.names import calls_read_free_names, is_display_only
 from nb2prod.analyse.order import run_order
 from nb2prod.analyse.plan import Parameter, Plan, Step
 from nb2prod.analyse.slicing import Dropped, slice_steps
+from nb2prod.analyse.string_names import string_read_lines
 from nb2prod.errors import AnalysisError, TagError
 from nb2prod.read.magics import mask_magics, parse_masked, tree_nodes
 from nb2prod.read.notebook import Cell, SourceNotebook
@@ -228,7 +229,8 @@ def _parse(nb: SourceNotebook, item: tuple[Cell, str, str | None]) -> CellCode:
         alone = all(line_owners[line] == 1 for line in lines)
         if exported and alone and is_display_only(stmt):
             parsed.drop_lines |= lines
-        elif role == "step" and alone and isinstance(stmt, ast.Import | ast.ImportFrom):
+        elif role == "step" and alone and (isinstance(stmt, ast.Import | ast.ImportFrom)
+                                           or is_import_fallback(stmt)):
             parsed.hoist_candidates.append(stmt)  # _decide_hoisting says whether it moves
             parsed.kept.append(stmt)
         else:
@@ -329,7 +331,7 @@ def _steps(flow: DataFlow, parsed: list[CellCode], order: list[str]) -> tuple[tu
             function += "_step"
         pieces: dict[int, str] = {}
         for p in by_step.get(name, []):
-            kept = _kept_code(p, nonlocal_lines(flow, p))
+            kept = _kept_code(p, string_read_lines(p, by_step[name], nonlocal_lines(flow, p)))
             if kept and not _has_code(kept):  # only comments are left (its imports went to the header)
                 dropped.append(Dropped(p.cell.index, 0, "", "nothing left but comments: the cell goes"))
                 kept = ""

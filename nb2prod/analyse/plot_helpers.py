@@ -15,15 +15,20 @@ import re
 
 from nb2prod.analyse.effects import (
     ARG_MUTATORS,
+    DYNAMIC_CALLS,
     PURE_BUILTINS,
+    PURE_MODULE_FUNCTIONS,
     PURE_NAME,
     RNG_CALL,
+    WORLD_MODULES,
     WRITE_METHOD,
     WRITE_METHODS,
+    changes_files,
     dotted,
 )
 from nb2prod.analyse.methods import NON_MUTATING_METHODS
 from nb2prod.analyse.names import root_name
+from nb2prod.analyse.operational import is_logging_call
 from nb2prod.analyse.plotting import draws
 
 #: Parameters that by convention hold a figure or axes (``def plot_x(data, ax=None)``).
@@ -56,15 +61,59 @@ def _only_plots(node: ast.FunctionDef, modules: set[str], figures: set[str]) -> 
     if node.decorator_list:
         return False
     local = set(figures) | {a.arg for a in _arguments(node) if FIGURE_PARAMETER.match(a.arg)}
-    drew = [False]
+    drew = _Walk()
     body = node.body[1:] if _is_docstring(node.body[0]) else node.body
-    return bool(body) and all(_statement_ok(s, modules, local, drew) for s in body) and drew[0]
+    return bool(body) and all(_statement_ok(s, modules, local, drew) for s in body) and drew.drew
 
 
-def _statement_ok(stmt: ast.stmt, modules: set[str], figures: set[str], drew: list[bool]) -> bool:
+def computing_functions(trees: list[ast.Module], modules: set[str], known: set[str]) -> set[str]:
+    """Names of the top-level functions in ``trees`` whose call only computes a value (or draws,
+    or prints): ``def mape(a, f): return float(np.mean(np.abs((a - f) / a)))``. A call of one
+    changes none of its arguments, no global, no file and no random stream, so a bare call of one
+    with its result thrown away does nothing. ``known``: names already known to be such."""
+    defs: dict[str, list[ast.FunctionDef]] = {}
+    for tree in trees:
+        for stmt in tree.body:
+            if isinstance(stmt, ast.FunctionDef):
+                defs.setdefault(stmt.name, []).append(stmt)
+    found = set(known)
+    while True:
+        more = {name for name, nodes in defs.items() if name not in found
+                and all(_only_computes(node, modules, found) for node in nodes)}
+        if not more:
+            return found - known
+        found |= more
+
+
+def _only_computes(node: ast.FunctionDef, modules: set[str], functions: set[str]) -> bool:
+    if node.decorator_list or any(isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+                                  for n in ast.walk(node) if n is not node):
+        return False
+    local = set(functions) | {a.arg for a in _arguments(node) if FIGURE_PARAMETER.match(a.arg)}
+    walk = _Walk(values=True)
+    body = node.body[1:] if _is_docstring(node.body[0]) else node.body
+    params = {a.arg for a in _arguments(node)}
+    if any(isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name) and n.target.id in params
+           for n in ast.walk(node)):
+        return False  # `items += [x]` extends the caller's list
+    return bool(body) and all(_statement_ok(s, modules, local, walk) for s in body)
+
+
+class _Walk:
+    """What a walk over a function body learnt (``drew``) and what it accepts: ``values`` for a
+    function that may return any value it computes, but must not log or touch the world."""
+
+    def __init__(self, values: bool = False) -> None:
+        self.drew = False
+        self.values = values
+
+
+def _statement_ok(stmt: ast.stmt, modules: set[str], figures: set[str], drew: _Walk) -> bool:
     if not isinstance(stmt, _ALLOWED):
         return False  # nested defs, global, del, try, while, raise...: not sure
     if isinstance(stmt, ast.Return):  # nothing, or the figure it drew on (`return ax`)
+        if drew.values and stmt.value is not None:
+            return _expr_ok(stmt.value, modules, figures, drew)
         return stmt.value is None or (isinstance(stmt.value, ast.Name) and stmt.value.id in figures)
     if isinstance(stmt, ast.Pass):
         return True
@@ -99,7 +148,7 @@ def _statement_ok(stmt: ast.stmt, modules: set[str], figures: set[str], drew: li
     return all(_statement_ok(s, modules, figures, drew) for s in [*stmt.body, *getattr(stmt, "orelse", [])])
 
 
-def _expr_ok(node: ast.expr, modules: set[str], figures: set[str], drew: list[bool]) -> bool:
+def _expr_ok(node: ast.expr, modules: set[str], figures: set[str], drew: _Walk) -> bool:
     """Every call in ``node`` draws, prints or only computes; no walrus, await or yield."""
     for sub in ast.walk(node):
         if isinstance(sub, ast.NamedExpr | ast.Await | ast.Yield | ast.YieldFrom | ast.Lambda):
@@ -109,8 +158,8 @@ def _expr_ok(node: ast.expr, modules: set[str], figures: set[str], drew: list[bo
         if any(k.arg == "inplace" for k in sub.keywords):
             return False
         if draws(sub, figures):
-            drew[0] = True
-        elif not _computes(sub, modules, figures):
+            drew.drew = True
+        elif not _computes(sub, modules, figures) or drew.values and not _harmless(sub):
             return False
     return True
 
@@ -129,6 +178,20 @@ def _computes(call: ast.Call, modules: set[str], figures: set[str]) -> bool:
     if root in modules:
         return "random" not in (dotted(func) or "")  # np.meshgrid(...), np.c_[...].reshape: a library function
     return name in NON_MUTATING_METHODS or root in figures  # model.predict(...), ax.get_xlim()
+
+
+def _harmless(call: ast.Call) -> bool:
+    """For a function that computes: a library call that neither logs, seeds, nor touches the world
+    (``os.remove``, ``rmtree``, ``logging.info``), as far as its name tells."""
+    func = call.func
+    name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+    if is_logging_call(call) or changes_files(call) or "seed" in name or name in DYNAMIC_CALLS:
+        return False
+    root = root_name(func) or ""
+    if isinstance(func, ast.Name):
+        return root not in WORLD_MODULES and (name in PURE_BUILTINS or bool(PURE_NAME.search(name))
+                                              or name in PURE_MODULE_FUNCTIONS or name[:1].isupper())
+    return root not in WORLD_MODULES
 
 
 def _arguments(node: ast.FunctionDef) -> list[ast.arg]:

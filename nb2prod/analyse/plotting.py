@@ -13,6 +13,7 @@ import ast
 import re
 
 from nb2prod.analyse.names import is_display_only, root_name
+from nb2prod.analyse.operational import is_logging_call
 from nb2prod.read.magics import all_nodes
 
 PLOT_MODULES = frozenset(
@@ -51,6 +52,8 @@ def is_plotting(stmt: ast.stmt, names: set[str]) -> bool:
             return True
         return False
     if isinstance(stmt, ast.Expr):
+        if is_logging_call(stmt.value):  # `log.info("fold %d", k)`: the job's log, not a display
+            return False
         return is_display_only(stmt) or _plot_expr(stmt.value, names)
     if isinstance(stmt, ast.Assign | ast.AnnAssign) and stmt.value is not None:
         if not _plot_expr(stmt.value, names):

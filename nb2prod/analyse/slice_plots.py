@@ -76,14 +76,18 @@ def strip_nested_plots(p: CellCode, statements: list[ast.stmt], figures: set[str
                     span.discard(s.lineno)
                 p.drop_lines |= span
         if gone:
-            _unbind_dead_results(stmt, gone, lines, read_elsewhere)
+            for line, before, after in _unbind_dead_results(stmt, gone, lines, read_elsewhere):
+                dropped.append(Dropped(p.cell.index, line, before,
+                                       f"value not used: the name goes, `{after}` stays for what it does"))
     p.code = "\n".join(lines) + ("\n" if p.code.endswith("\n") else "")
     return dropped
 
 
-def _unbind_dead_results(stmt: ast.stmt, gone: set[int], lines: list[str], read_elsewhere: set[str]) -> None:
+def _unbind_dead_results(stmt: ast.stmt, gone: set[int], lines: list[str], read_elsewhere: set[str]
+                         ) -> list[tuple[int, str, str]]:
     """``m = clf.fit(X, y)`` whose only reader was a plot that went: the call stays, the name goes
-    (so ruff's F841 has nothing to say)."""
+    (so ruff's F841 has nothing to say). Returns each rewrite: its line, the code before and after."""
+    done = []
     remaining = [n for n in ast.walk(stmt) if id(n) not in gone]
     read = {n.id for n in remaining if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)} | read_elsewhere
     for node in remaining:
@@ -92,6 +96,8 @@ def _unbind_dead_results(stmt: ast.stmt, gone: set[int], lines: list[str], read_
                 and all(isinstance(t, ast.Name) and t.id not in read for t in node.targets)):
             line = lines[node.lineno - 1]
             lines[node.lineno - 1] = line[: node.col_offset] + line[node.value.col_offset :]
+            done.append((node.lineno, f"`{line.strip()[:57]}`", ast.unparse(node.value)[:57]))
+    return done
 
 
 def _bodies(stmt: ast.stmt) -> list[list[ast.stmt]]:

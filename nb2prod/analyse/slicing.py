@@ -25,16 +25,18 @@ from nb2prod.analyse.cells import MODULE_ROLES, CellCode
 from nb2prod.analyse.effects import (
     ARG_MUTATORS,
     DYNAMIC_CALLS,
+    GENERATORS,
     GLOBAL_SEEDS,
     PURE_BUILTINS,
     PURE_MODULE_FUNCTIONS,
     PURE_NAME,
-    RNG_CALL,
     WRITE_METHOD,
     WRITE_METHODS,
     callee,
+    changes_files,
     dotted,
     draws_from_module,
+    may_draw,
     stochastic,
 )
 from nb2prod.analyse.lineage import PathResolver, mentions_files
@@ -42,21 +44,29 @@ from nb2prod.analyse.methods import NON_MUTATING_METHODS
 from nb2prod.analyse.names import (
     BUILTINS,
     global_effects,
-    is_display_only,
     printed_names,
     root_name,
     statement_events,
 )
-from nb2prod.analyse.plot_helpers import plotting_functions
+from nb2prod.analyse.operational import is_display_setting, is_logging_call, loggers_bound
+from nb2prod.analyse.plot_helpers import computing_functions, plotting_functions
 from nb2prod.analyse.plotting import draws, is_plotting
 from nb2prod.analyse.slice_plots import drop_unused_helpers, strip_nested_plots
+from nb2prod.analyse.slice_rules import (
+    _body_statements,
+    _closure,
+    _reads_only,
+    _reason,
+    _side_effect_import,
+    _value_roots,
+)
 from nb2prod.analyse.slice_text import (
     _drop_unused_results,
     _first_line,
     _lines_with_comments,
     _rebinds_names_only,
 )
-from nb2prod.read.magics import all_nodes, tree_nodes
+from nb2prod.read.magics import tree_nodes
 
 
 @dataclass(frozen=True)
@@ -86,16 +96,20 @@ def slice_steps(parsed: list[CellCode], defaults: dict[str, object]) -> tuple[Dr
         for p in steps for s in p.tree.body if id(s) not in {id(k) for k in p.kept}  # type: ignore[union-attr]
     ]
     facts = _Facts(parsed, defaults)
-    keep_ids, reasons, unused = _backward(parsed, facts, set())
+    live: set[str] = set()
+    keep_ids, reasons, unused = _backward(parsed, facts, live)
     if not any(p.cell.tags.parity or p.cell.tags.metrics or p.cell.tags.models or p.role == "metrics"
                for p in parsed) and not any(
-        id(s) in keep_ids and not isinstance(s, ast.Import | ast.ImportFrom) for p in steps for s in p.kept
+        id(s) in keep_ids and not isinstance(s, ast.Import | ast.ImportFrom) and not facts.info[id(s)].incidental
+        for p in steps for s in p.kept
     ):
         # no target, file or other effect says what the pipeline is for: every value a step leaves
         # behind may be it, so only what binds nothing goes (discarded results, display, plots)
         live = {n for p in steps for s in p.kept for n in facts.info[id(s)].writes} - facts.helpers
         keep_ids, reasons, unused = _backward(parsed, facts, live)
-    _drop_unused_results(unused)
+    for p, stmt, before, after in _drop_unused_results(unused):
+        dropped.append(Dropped(p.cell.index, stmt.lineno, before,
+                               f"value not used: the name goes, `{after}` stays for what it does"))
     rewritten = {id(s) for _, s in unused}
     defined = {
         n for p in steps for s in p.kept if id(s) in keep_ids and id(s) not in rewritten
@@ -120,11 +134,12 @@ def slice_steps(parsed: list[CellCode], defaults: dict[str, object]) -> tuple[Dr
             dropped.append(Dropped(p.cell.index, stmt.lineno, _first_line(p, stmt), reasons[id(stmt)]))
     dropped += drop_unused_helpers(parsed, facts.helpers, facts.info)
     readers = Counter(n for p in steps for s in p.kept for n in facts.info[id(s)].reads)
+    targets = live | {n for p in parsed for n in (*p.cell.tags.parity, *p.cell.tags.metrics, *p.cell.tags.models)}
     for p in steps:
         for stmt in p.kept:
             if isinstance(stmt, ast.For | ast.AsyncFor | ast.While | ast.If | ast.With | ast.Try):
                 own = facts.info[id(stmt)].reads
-                others = {n for n, count in readers.items() if count > (n in own)}
+                others = {n for n, count in readers.items() if count > (n in own)} | targets
                 dropped += strip_nested_plots(p, [stmt], set(facts.helpers), others)
     for p in steps:
         if not p.kept and p.code.strip():
@@ -172,6 +187,8 @@ class _Info:
     seed: bool  # always kept: a side effect the names do not show
     plot: bool
     reason: str  # why it goes, when nothing needs it
+    incidental: bool = False  # logs, seeds, configures a module: kept, but says nothing of what the
+    # pipeline is for (a notebook with no target and only these still keeps every value it leaves)
 
 
 class _Facts:
@@ -197,12 +214,17 @@ class _Facts:
             for p in parsed if p.tree is not None and p.role != "skip" for n in tree_nodes(p.tree)
         )
         self.info: dict[int, _Info] = {}
+        self.generators: set[str] = set()  # `rng = np.random.default_rng(0)`: draws leave the global stream
         self.stochastic: set[str] = set()  # objects that draw from the global generator when used
         aliases: dict[str, set[str]] = {}
         paths = PathResolver(defaults)
         self.helpers = plotting_functions(  # the notebook's own plotting helpers: calls are plots
             [p.tree for p in parsed if p.tree is not None and p.role in ("step", *MODULE_ROLES)],
             self.module_names, set())
+        self.loggers = loggers_bound([p.tree for p in parsed if p.tree is not None and p.role != "skip"])
+        self.pure = computing_functions(  # the notebook's functions that only compute a value
+            [p.tree for p in parsed if p.tree is not None and p.role in ("step", *MODULE_ROLES)],
+            self.module_names, self.helpers)
         self.classes = {n.name for p in parsed if p.tree is not None and p.role != "skip"
                         for n in tree_nodes(p.tree) if isinstance(n, ast.ClassDef)}
         figures: set[str] = set(self.helpers)
@@ -225,6 +247,8 @@ class _Facts:
 
     def _facts(self, stmt: ast.stmt, effects: dict, aliases: dict[str, set[str]], plot: bool,
                seeded: bool, defaults: dict[str, object]) -> _Info:
+        if is_display_setting(stmt):  # `pd.options.display.max_rows = 10`: nothing a pipeline shows
+            return _Info(set(), set(), set(), set(), False, False, "display setting")
         events = statement_events(stmt, effects)
         reads = {e.name for e in events if e.kind in ("read", "keep")}
         writes = {e.name for e in events if e.kind in ("write", "del")}
@@ -239,7 +263,7 @@ class _Facts:
             changes |= touched
             if kind == "dynamic":
                 seed = True
-            if seeded and RNG_CALL.search(callee(call)) and not plot:
+            if seeded and may_draw(callee(call)) and not plot and root_name(call.func) not in self.generators:
                 seed = True  # the global generator is seeded: later draws depend on this one
         if isinstance(stmt, ast.Expr) and calls and not plot:
             seed = seed or self._bare_call_matters(stmt.value)
@@ -277,7 +301,15 @@ class _Facts:
                 aliases[name] = built_from - {name}
             if isinstance(value, ast.Call) and stochastic(value):
                 self.stochastic |= {n for n in writes if n not in reads}
-        return _Info(reads, writes, strong, changes, seed, plot, _reason(stmt, writes, plot))
+            if isinstance(value, ast.Call) and callee(value) in GENERATORS:
+                self.generators |= {n for n in writes if n not in reads}
+        logs = not plot and any(is_logging_call(c, self.loggers) for c in calls) and not isinstance(
+            stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+        configures = bool(writes & self.module_names) or (  # `pd.options.mode.copy_on_write = True`
+            isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call)
+            and bool(GLOBAL_SEEDS.search(dotted(stmt.value.func) or "")))
+        return _Info(reads, writes, strong, changes, seed or logs, plot, _reason(stmt, writes, plot),
+                     logs or configures and not changes)
 
     def _call(self, call: ast.Call) -> tuple[str, set[str]]:
         """("pure" | "unknown" | "dynamic", the names the call may change besides its receiver)."""
@@ -289,11 +321,12 @@ class _Facts:
         if isinstance(func, ast.Name):
             if func.id in DYNAMIC_CALLS:
                 return "dynamic", roots
-            if func.id in PURE_BUILTINS or PURE_NAME.search(func.id):
+            if func.id in PURE_BUILTINS or PURE_NAME.search(func.id) or (
+                    func.id in PURE_MODULE_FUNCTIONS and func.id in self.module_names):
                 return "pure", set()
             if func.id in self.module_names:  # an imported function or class
                 return "unknown", roots if func.id[:1].islower() else set()
-            if func.id in self.helpers:  # a plotting helper changes none of its arguments
+            if func.id in self.helpers or func.id in self.pure:  # changes none of its arguments
                 return "pure", set()
             if func.id in self.classes:  # a new instance: the class itself stays as it was
                 return "unknown", roots
@@ -307,6 +340,8 @@ class _Facts:
 
     def _bare_call_matters(self, value: ast.expr) -> bool:
         """A call whose result is thrown away is kept when it may act on the world."""
+        if is_logging_call(value, self.loggers) or (isinstance(value, ast.Call) and changes_files(value)):
+            return True  # the job's log; `Path("models").mkdir(exist_ok=True)`
         if not isinstance(value, ast.Call):
             return any(isinstance(n, ast.Call) and self._bare_call_matters(n) for n in ast.walk(value)
                        if n is not value)
@@ -316,6 +351,10 @@ class _Facts:
                 return any(self._bare_call_matters(a) for a in value.args if isinstance(a, ast.Call))
             if func.id[:1].isupper() and (func.id in self.module_names or func.id in self.classes):
                 # `StandardScaler()`: a fresh object nothing else holds
+                return any(isinstance(n, ast.Call) and self._bare_call_matters(n) for n in ast.walk(value)
+                           if n is not value)
+            if func.id in self.pure or (func.id in PURE_MODULE_FUNCTIONS and func.id in self.module_names):
+                # `dists_loop(X)`, `asdict(cfg)`: only computes a value
                 return any(isinstance(n, ast.Call) and self._bare_call_matters(n) for n in ast.walk(value)
                            if n is not value)
             return not (func.id in PURE_BUILTINS or PURE_NAME.search(func.id))
@@ -331,84 +370,3 @@ class _Facts:
                             or func.attr in PURE_MODULE_FUNCTIONS
                             or func.attr.startswith(("read_", "load_")) or func.attr in ("load", "loads"))
         return False
-
-
-def _reads_only(call: ast.Call) -> bool:
-    """``open(path)`` or ``open(path, "rb")``: opening a file to read it changes nothing."""
-    mode = call.args[1] if len(call.args) > 1 else next((k.value for k in call.keywords if k.arg == "mode"), None)
-    return mode is None or (isinstance(mode, ast.Constant) and isinstance(mode.value, str)
-                            and not set(mode.value) & set("wax+"))
-
-
-
-
-
-
-def _reason(stmt: ast.stmt, writes: set[str], plot: bool) -> str:
-    if plot:
-        return "plotting"
-    if isinstance(stmt, ast.Import | ast.ImportFrom):
-        return "import no exported code uses"
-    if isinstance(stmt, ast.Expr):
-        if is_display_only(stmt):
-            return "shows a value"
-        call = stmt.value
-        if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id in ("print", "display"):
-            return "only prints"
-        return "result not used"
-    if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-        return f"{stmt.name!r} is never used"
-    names = ", ".join(sorted(writes)) or "nothing"
-    return f"dead store: {names} not used by any target or later step"
-
-
-def _closure(name: str, aliases: dict[str, set[str]]) -> set[str]:
-    seen: set[str] = set()
-    todo = [name]
-    while todo:
-        for other in aliases.get(todo.pop(), ()):
-            if other not in seen:
-                seen.add(other)
-                todo.append(other)
-    return seen
-
-
-def _value_roots(value: ast.expr) -> set[str]:
-    """Objects a value may hold a reference to: none for a literal, arithmetic or a method that
-    returns a new object (``model.predict(X)``, ``df.copy()``)."""
-    if isinstance(value, ast.Constant | ast.BinOp | ast.UnaryOp | ast.Compare | ast.BoolOp | ast.JoinedStr):
-        return set()
-    if isinstance(value, ast.Call):
-        func = value.func
-        if isinstance(func, ast.Attribute) and func.attr in NON_MUTATING_METHODS:
-            return set()
-        if isinstance(func, ast.Name) and (func.id in PURE_BUILTINS or PURE_NAME.search(func.id)):
-            return set()
-    return {n.id for n in all_nodes(value) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-
-
-def _body_statements(stmt: ast.stmt) -> list[ast.stmt]:
-    """The statements nested in a compound statement that run with it (not inside a def)."""
-    found: list[ast.stmt] = []
-    todo = [stmt]
-    while todo:
-        node = todo.pop()
-        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
-            for child in getattr(node, field, []) or []:
-                if isinstance(child, ast.stmt) and not isinstance(
-                    child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
-                ):
-                    found.append(child)
-                    todo.append(child)
-                elif isinstance(child, ast.excepthandler | ast.match_case):
-                    todo.append(child)  # type: ignore[arg-type]
-    return found
-
-
-def _side_effect_import(stmt: ast.Import | ast.ImportFrom) -> bool:
-    """``from sklearn.experimental import enable_iterative_imputer`` works by being imported."""
-    modules = [stmt.module or ""] if isinstance(stmt, ast.ImportFrom) else [a.name for a in stmt.names]
-    names = [a.name for a in stmt.names]
-    return any("experimental" in m or m == "__future__" for m in modules) or any(
-        n.startswith("enable_") for n in names
-    )

@@ -77,7 +77,7 @@ def test_tag_write_on_percent_and_plain_scripts_adds_headers_only(project):
     script = project / "untagged" / "plain_script.py"
     code = script.read_text()
     assert nb2prod("tag", "untagged/plain_script.py", "--write", cwd=project).returncode == 0
-    assert script.read_text() == '# %% tags=["step:plain_script"]\n' + code
+    assert script.read_text() == '# %% tags=["step:plain_script", "parity:x"]\n' + code  # its final value
 
 
 def test_tag_of_a_missing_file_is_bad_input(project):
@@ -115,10 +115,10 @@ def test_untagged_notebooks_build_and_pass_parity_untouched(project):
         "untagged/diabetes_headings.ipynb: inferred steps load_data, train_model, evaluate "
         "(from headings); parity y_pred; metrics mae, r2; skipped cells 5, 6, 13"
     ) in built.stdout
-    assert "untagged/plain_script.py: inferred step plain_script (a plain script)." in built.stdout
+    assert "untagged/plain_script.py: inferred step plain_script (a plain script); parity x." in built.stdout
     tested = nb2prod("test", *paths, "--out", "gen", cwd=project)
     assert tested.returncode == 0, tested.stdout + tested.stderr
-    assert "PASSED: 4 passed (2 with nothing compared), 0 failed" in tested.stdout
+    assert "PASSED: 4 passed (1 with nothing compared), 0 failed" in tested.stdout
     for target in ("y_pred", "mae", "r2", "X_test_scaled", "proba", "accuracy"):
         assert any(target in line and "passed" in line for line in tested.stdout.splitlines()), target
 

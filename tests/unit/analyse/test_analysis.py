@@ -135,6 +135,28 @@ def test_imports_inside_steps_are_hoisted_to_the_header(tmp_path):
     assert plan.imported_modules == ("math",)
 
 
+TRY_IMPORT = "try:\n    from tqdm.auto import tqdm\nexcept ImportError:\n    def tqdm(x, **kw):\n        return x"
+
+
+def test_an_optional_import_with_its_fallback_goes_to_the_header_not_between_steps(tmp_path):
+    plan = plan_of(tmp_path, [
+        (TRY_IMPORT + "\nbase = 1", ["step:setup"]),
+        ("total = sum(tqdm(range(3))) + base", ["step:use", "parity:total"]),
+    ])
+    assert plan.header == TRY_IMPORT
+    assert plan.steps[1].inputs == ("base",) and "tqdm" not in plan.steps[0].code
+
+
+def test_a_fallback_that_reads_a_notebook_variable_stays_in_its_step(tmp_path):
+    code = ("scale = 2\ntry:\n    from tqdm.auto import tqdm\nexcept ImportError:\n"
+            "    def tqdm(x, **kw):\n        return [v * scale for v in x]")
+    plan = plan_of(tmp_path, [
+        (code, ["step:setup"]),
+        ("total = sum(tqdm(range(3)))", ["step:use", "parity:total"]),
+    ])
+    assert plan.header == "" and "except ImportError" in plan.steps[0].code
+
+
 def test_name_defined_only_in_a_skipped_cell_names_both_cells(tmp_path):
     with pytest.raises(AnalysisError) as err:
         plan_of(tmp_path, [

@@ -4,7 +4,9 @@ explicit tags winning; bare expressions bound to the parity/metric names tagged 
 from __future__ import annotations
 
 import nbformat
+import numpy as np
 import pytest
+from sklearn.linear_model import LinearRegression
 
 from nb2prod.analyse.infer import infer, needs_inference
 from nb2prod.analyse.planner import analyse
@@ -243,7 +245,7 @@ def test_a_shell_cell_that_otherwise_only_prints_is_skipped_and_its_import_is_le
         ("md", "# Lab"),
         "!pip show scikit-learn\nimport sklearn\nprint(sklearn.__version__)",
         ("md", "## Train"),
-        "import numpy as np\nv = np.arange(3.0)\nversion = sklearn.__version__",
+        "import numpy as np\nv = np.arange(3.0) * len(sklearn.__version__)",
     ]
     plan = analyse(notebook(tmp_path, cells))
     assert plan.skipped_cells == (1,) and "import sklearn" in generate_source(plan)
@@ -254,3 +256,26 @@ def test_a_shell_cell_that_otherwise_only_prints_is_skipped_and_its_import_is_le
     assert "skip" not in infer(nb).tags.get(4, ())
     with pytest.raises(AnalysisError, match="shell escape '!ls' inside exported step"):
         analyse(nb)
+
+
+def test_a_function_defined_twice_stays_in_each_step_that_uses_its_version(tmp_path):
+    nb = notebook(tmp_path, [
+        "import numpy as np\nfrom sklearn.linear_model import LinearRegression\nX = np.arange(6.0).reshape(-1, 1)",
+        "def features(X):\n    return X",
+        ("md", "## Version 1"),
+        "m1 = LinearRegression().fit(features(X), X.ravel() * 2)\npred1 = m1.predict(features(X))",
+        "def features(X):\n    return X ** 2",  # a second, improved version
+        ("md", "## Version 2"),
+        "m2 = LinearRegression().fit(features(X), X.ravel() * 2)\npred2 = m2.predict(features(X))",
+        "def helper(v):\n    return features(v) + 1",  # reads the twice-bound name: stays too
+        "def unique(v):\n    return v * 3",
+    ])
+    found = infer(nb)
+    assert [i for i, tags in found.tags.items() if "functions" in tags] == [8]
+    namespace: dict = {}
+    exec(compile(generate_source(analyse(nb)), "pipeline.py", "exec"), namespace)
+    values = namespace["run"]()
+    x = np.arange(6.0)
+    np.testing.assert_allclose(values["pred1"], 2 * x, atol=1e-9)  # the first features, not the second
+    squared = LinearRegression().fit(x[:, None] ** 2, 2 * x).predict(x[:, None] ** 2)
+    np.testing.assert_allclose(values["pred2"], squared, atol=1e-9)

@@ -137,3 +137,75 @@ def test_a_loop_variable_is_still_the_target_when_nothing_else_is(tmp_path):
         "for k in (1, 2):\n    p = LinearRegression().fit(X[:, :k], X[:, 0]).predict(X[:, :k])",
     ]))
     assert targets(plan, "parity") == [("p", 1)]
+
+
+
+def test_loss_functions_are_metrics_but_a_training_loop_loss_and_torch_losses_are_not(tmp_path):
+    plan = analyse(notebook(tmp_path, [
+        SETUP + "\nfrom sklearn.metrics import log_loss, hinge_loss, zero_one_loss, brier_score_loss\n"
+        "proba = np.clip((pred - pred.min()) / (pred.max() - pred.min()), 0.01, 0.99)",
+        "ll = log_loss(labels, proba)\nzo = zero_one_loss(labels, (proba > 0.5).astype(int))\n"
+        "for _ in range(2):\n    loss = brier_score_loss(labels, proba)",
+        "import types\nF = types.SimpleNamespace(nll_loss=lambda a, b: 0.0)\nnll = F.nll_loss(proba, labels)",  # torch
+        "hinge_loss(2 * labels - 1, proba - 0.5)",
+    ]))
+    assert targets(plan, "metric") == [("ll", 1), ("zo", 1), ("hingeloss", 3)]
+    values = run(plan)
+    proba = np.clip((values["pred"] - values["pred"].min()) / np.ptp(values["pred"]), 0.01, 0.99)
+    labels = (values["pred"] > values["pred"].mean()).astype(int)
+    expected = -np.mean(labels * np.log(proba) + (1 - labels) * np.log(1 - proba))
+    assert values["ll"] == pytest.approx(expected)
+    assert values["zo"] == pytest.approx(np.mean((proba > 0.5) != labels))
+
+
+X3 = np.arange(40.0).reshape(20, 2)[:3]
+
+
+@pytest.mark.parametrize(("definition", "call", "expected"), [
+    # a wrapper that serves the model
+    ("def predict(frame):\n    return m.predict(frame[:, :2])", "served = predict(X[:3])", X3 @ [1.0, 2.0] + 1),
+    # a model written from scratch, named predict
+    ("w = np.linalg.lstsq(np.c_[X, np.ones(len(X))], y, rcond=None)[0]\n"
+     "def predict(A):\n    return np.c_[A, np.ones(len(A))] @ w", "y_pred_test = predict(X[:3])", X3 @ [1.0, 2.0] + 1),
+    # any name that returns a prediction, here through another such function
+    ("def score_rows(A):\n    return m.predict(A)\n\ndef labelled(A):\n    return score_rows(A) > 20",
+     "flags = labelled(X[:3])", X3 @ [1.0, 2.0] + 1 > 20),
+])
+def test_what_a_notebook_function_that_predicts_returns_is_a_target(tmp_path, definition, call, expected):
+    name = call.split(" = ")[0]
+    plan = analyse(notebook(tmp_path, [
+        SETUP, definition + "\n\ndef mse(a, b):\n    return ((a - b) ** 2).mean()",
+        f"{call}\nhistory = []\nhistory.append(mse(y, m.predict(X)))",  # a metric of a prediction: none
+    ]))
+    assert targets(plan, "parity") == [("pred", 0), (name, 2)]
+    np.testing.assert_allclose(run(plan)[name], expected)
+
+
+def test_statsmodels_fits_forecasts_and_prediction_columns_are_targets(tmp_path):
+    setup = ("import numpy as np\nimport pandas as pd\nimport statsmodels.formula.api as smf\n"
+             "df = pd.DataFrame({'x': np.arange(12.0), 'g': list('ab') * 6})\ndf['y'] = 2 * df.x + (df.g == 'b')\n"
+             "df['mean_g'] = df.groupby('g')['y'].transform('mean')\n"  # pandas' transform: no prediction
+             "res = smf.ols('y ~ x + C(g)', data=df).fit()")
+    plan = analyse(notebook(tmp_path, [
+        setup, "new = pd.DataFrame({'x': [20.0, 21.0], 'g': ['a', 'b']})\nnew['pred'] = res.predict(new)\nnew",
+    ]))
+    assert targets(plan, "parity") == [("new", 1)]  # the frame a prediction is stored in, when nothing else is
+    np.testing.assert_allclose(run(plan)["new"]["pred"], [40.0, 43.0], atol=1e-8)
+    plan = analyse(notebook(tmp_path, [
+        setup, "fitted = res.fittedvalues\nbands = res.get_prediction(df.tail(2)).summary_frame(alpha=0.05)\n"
+        "coef = np.polyfit(df.x, df.y, 1)\nyhat = np.polyval(coef, df.x)\nnew = df.tail(2).copy()\n"
+        "new['pred'] = res.predict(new)",
+    ]))
+    assert targets(plan, "parity") == [("fitted", 1), ("bands", 1), ("yhat", 1)]
+    values = run(plan)
+    np.testing.assert_allclose(values["fitted"], 2 * np.arange(12.0) + np.tile([0, 1], 6), atol=1e-8)
+    assert list(values["bands"].columns[:2]) == ["mean", "mean_se"]
+
+
+def test_a_prediction_only_drawn_on_a_grid_is_no_target_beside_a_real_one(tmp_path):
+    grid = ("import matplotlib.pyplot as plt\nxx, yy = np.meshgrid(np.arange(3.0), np.arange(3.0))\n"
+            "zz = m.predict(np.c_[xx.ravel(), yy.ravel()])\nzz = zz.reshape(xx.shape)\n"
+            "plt.contourf(xx, yy, zz)\nplt.show()")
+    assert targets(analyse(notebook(tmp_path, [SETUP, grid])), "parity") == [("pred", 0)]
+    alone = SETUP.replace("\npred = m.predict(X)", "")
+    assert targets(analyse(notebook(tmp_path, [alone, grid])), "parity") == [("zz", 1)]

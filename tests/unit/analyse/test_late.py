@@ -88,7 +88,7 @@ def test_the_slice_keeps_the_list_a_helper_appends_to(tmp_path):
 
 @pytest.mark.parametrize("config", [
     "warnings.warn = ignore_warn",
-    "pd.options.display.max_rows = 10",
+    "pd.options.mode.chained_assignment = None",  # display options go: see test_operational
     "os.environ['NB2PROD_FLOW'] = '1'",
 ])
 def test_assigning_a_modules_attribute_configures_it_and_binds_no_name(tmp_path, config):
@@ -102,3 +102,52 @@ def test_assigning_a_modules_attribute_configures_it_and_binds_no_name(tmp_path,
     assert steps["setup"].outputs == ("value",) and config in steps["setup"].code
     assert steps["use"].inputs == ("value",)
     assert run_built(tmp_path, cells) == {"value": 2, "other": 3}
+
+
+REBOUND = [
+    ("import numpy as np\nw = 0.0\ndef f(x):\n    return x * w", ["step:model"]),
+    ("for _ in range(3):\n    w = w + 1.0", ["step:train"]),
+    ("pred = f(np.arange(3.0))\nlast = float(pred[-1])", ["step:eval", "parity:pred", "metric:last"]),
+]
+
+
+def test_a_function_whose_free_name_a_later_step_rebinds_reads_it_where_it_is_called(tmp_path):
+    steps = {s.name: s for s in plan_of(tmp_path, REBOUND).steps}
+    assert "f" not in steps["model"].outputs and steps["train"].outputs == ("w",)
+    assert steps["eval"].inputs == ("w",) and "def f(x):" in steps["eval"].code
+    assert "which step 'train' rebinds" in steps["eval"].code
+
+
+def test_the_rebound_functions_copy_gives_the_notebooks_numbers(tmp_path):
+    result = run_built(tmp_path, REBOUND)
+    assert list(result["pred"]) == [0.0, 3.0, 6.0] and result["last"] == 6.0  # not w = 0.0
+
+
+def test_a_function_called_in_the_loop_that_rebinds_its_names_sees_each_new_value(tmp_path):
+    cells = [
+        ("w = 1.0\nb = 0.0\ndef predict(x):\n    return x * w + b", ["step:model"]),
+        ("seen = []\nfor _ in range(3):\n    seen.append(predict(2.0))\n    w = w + 1.0\n    b = b - 0.5",
+         ["step:train", "parity:seen"]),
+        ("final = predict(2.0)", ["step:eval", "metric:final"]),
+    ]
+    assert run_built(tmp_path, cells) == {"seen": [2.0, 3.5, 5.0], "final": 6.5}
+
+
+def test_a_function_redefined_before_the_rebinding_keeps_its_closure(tmp_path):
+    cells = [
+        ("w = 1.0\ndef f():\n    return w\ndef f():\n    return 2.0\nfirst = f()", ["step:model"]),
+        ("w = 5.0\nsecond = f()", ["step:use", "metric:second"]),
+    ]
+    steps = {s.name: s for s in plan_of(tmp_path, cells).steps}
+    assert "f" in steps["model"].outputs and "def f" not in steps["use"].code
+
+
+def test_a_function_that_declares_global_reads_the_helpers_it_calls_where_it_is_called(tmp_path):
+    """linreg by gradient descent: ``step()`` says ``global w`` and calls ``gradients``, which a
+    later cell redefines; the slice must keep the new def that the later ``step()`` calls run."""
+    cells = [
+        ("def g():\n    return 1\ndef bump():\n    global total\n    total = total + g()\ntotal = 0\nbump()",
+         ["step:work"]),
+        ("def g():\n    return 10\nbump()", ["step:work", "metric:total"]),
+    ]
+    assert run_built(tmp_path, cells) == {"total": 11}

@@ -115,3 +115,27 @@ def test_with_no_target_only_what_a_written_file_needs_stays(tmp_path):
     ])
     code = plan.steps[0].code
     assert "missing" not in code and "df.to_csv('out.csv')" in code
+
+
+def test_a_plot_in_a_loop_goes_but_the_target_it_read_keeps_its_name(tmp_path):
+    plan = plan_of(tmp_path, [
+        ("import numpy as np\nimport matplotlib.pyplot as plt\nfrom sklearn.linear_model import LinearRegression",
+         ["imports"]),
+        ("X = np.arange(10.0).reshape(-1, 1)\nfor k in range(2):\n"
+         "    y_pred = LinearRegression().fit(X, k * X[:, 0]).predict(X)\n    plt.plot(y_pred)",
+         ["step:train", "parity:y_pred"]),
+    ])
+    code = plan.steps[0].code
+    assert "    y_pred = LinearRegression()" in code and "plt" not in code
+    compile(generate_source(plan), "pipeline.py", "exec")
+
+
+def test_a_result_only_a_nested_plot_read_loses_its_name_and_explain_says_so(tmp_path):
+    plan = plan_of(tmp_path, [
+        ("import numpy as np\nimport matplotlib.pyplot as plt\nfrom sklearn.linear_model import Ridge", ["imports"]),
+        ("X = np.ones((4, 1))\nmodel = Ridge()\nfor a in [0.1, 1.0]:\n    m = model.set_params(alpha=a).fit(X, X[:, 0])\n"
+         "    plt.plot(m.coef_)\ncoef = model.coef_", ["step:fit", "parity:coef"]),
+    ])
+    assert "    model.set_params(alpha=a).fit(X, X[:, 0])" in plan.steps[0].code
+    assert any(d.reason.startswith("value not used: the name goes, `model.set_params(alpha=a)")
+               for d in plan.dropped), plan.dropped
