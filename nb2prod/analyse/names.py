@@ -22,7 +22,7 @@ from typing import Literal
 from nb2prod.analyse.methods import NON_MUTATING_METHODS
 from nb2prod.analyse.operational import is_logging_call
 from nb2prod.analyse.string_names import scope_string_reads, string_reads
-from nb2prod.read.magics import QuickVisitor, all_nodes
+from nb2prod.read.magics import QuickVisitor, all_nodes, tree_nodes
 
 EventKind = Literal["read", "write", "mutate", "del", "keep"]
 BUILTINS = frozenset(dir(builtins))
@@ -68,7 +68,15 @@ def statement_events(stmt: ast.stmt, effects: GlobalEffects | None = None) -> li
     ``effects`` names the notebook's functions that declare ``global`` names: calling one reads
     (when its body does) and then writes those names, as the notebook's namespace sees it.
     """
-    calls = _CALLS.get()
+    calls = _CALLS.get() or None
+    if calls is not None:  # the same events as without, unless the statement names such a function
+        token = _CALLS.set(None)
+        try:
+            plain = statement_events(stmt, effects)
+        finally:
+            _CALLS.reset(token)
+        if not any(e.kind == "read" and e.name in calls for e in plain):
+            return plain
     key = (id(stmt), tuple(sorted(effects.items())) if effects else (), id(calls))
     known = _EVENTS.get(key)
     if known is not None and known[0] is stmt and known[2] is calls:  # (ids can be reused)
@@ -98,12 +106,11 @@ _EVENTS_KEPT = 50_000
 
 def global_effects(node: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[tuple[str, bool], ...]:
     """The names ``node`` (or a function inside it) declares ``global``, each with whether it reads it."""
-    declared = [n for child in ast.walk(node) if isinstance(child, ast.Global) for n in child.names]
+    nodes = tree_nodes(node)
+    declared = [n for child in nodes if isinstance(child, ast.Global) for n in child.names]
     if not declared:
         return ()
-    loaded = {
-        child.id for child in ast.walk(node) if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Load)
-    }
+    loaded = {child.id for child in nodes if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Load)}
     return tuple((name, name in loaded) for name in dict.fromkeys(declared))
 
 
@@ -129,7 +136,7 @@ def is_display_only(stmt: ast.stmt) -> bool:
 def _has_no_effects(node: ast.AST) -> bool:
     return not any(
         isinstance(n, ast.Call | ast.Await | ast.Yield | ast.YieldFrom | ast.NamedExpr)
-        for n in ast.walk(node)
+        for n in tree_nodes(node)
     )
 
 

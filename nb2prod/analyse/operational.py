@@ -11,6 +11,8 @@ from __future__ import annotations
 import ast
 import re
 
+from nb2prod.read.magics import tree_nodes
+
 #: Logger methods (``logging.Logger``, loguru, structlog) and the ``logging`` module's functions.
 LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical", "fatal", "log"})
 #: Names that by convention hold a logger (or are the ``logging`` module): ``log``, ``self.logger``.
@@ -27,7 +29,7 @@ PRINT_SETTINGS = frozenset({"set_printoptions", "set_string_function", "set_eng_
 def loggers_bound(trees: list[ast.Module]) -> set[str]:
     """Names bound to a logger anywhere in ``trees``: ``log = logging.getLogger("train")``."""
     return {
-        target.id for tree in trees for node in ast.walk(tree) if isinstance(node, ast.Assign)
+        target.id for tree in trees for node in tree_nodes(tree) if isinstance(node, ast.Assign)
         and isinstance(node.value, ast.Call) and _callee(node.value) in LOGGER_FACTORIES
         for target in node.targets if isinstance(target, ast.Name)
     }

@@ -30,6 +30,7 @@ from nb2prod.analyse.methods import NON_MUTATING_METHODS
 from nb2prod.analyse.names import root_name
 from nb2prod.analyse.operational import is_logging_call
 from nb2prod.analyse.plotting import draws
+from nb2prod.read.magics import tree_nodes
 
 #: Parameters that by convention hold a figure or axes (``def plot_x(data, ax=None)``).
 FIGURE_PARAMETER = re.compile(r"^(ax|axes|axs|ax\d+|fig|figure|axis)$")
@@ -87,14 +88,14 @@ def computing_functions(trees: list[ast.Module], modules: set[str], known: set[s
 
 def _only_computes(node: ast.FunctionDef, modules: set[str], functions: set[str]) -> bool:
     if node.decorator_list or any(isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
-                                  for n in ast.walk(node) if n is not node):
+                                  for n in tree_nodes(node) if n is not node):
         return False
     local = set(functions) | {a.arg for a in _arguments(node) if FIGURE_PARAMETER.match(a.arg)}
     walk = _Walk(values=True)
     body = node.body[1:] if _is_docstring(node.body[0]) else node.body
     params = {a.arg for a in _arguments(node)}
     if any(isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name) and n.target.id in params
-           for n in ast.walk(node)):
+           for n in tree_nodes(node)):
         return False  # `items += [x]` extends the caller's list
     return bool(body) and all(_statement_ok(s, modules, local, walk) for s in body)
 

@@ -12,6 +12,7 @@ import ast
 from typing import TYPE_CHECKING, Any
 
 from nb2prod.analyse.plotting import is_plotting
+from nb2prod.read.magics import tree_nodes
 
 if TYPE_CHECKING:
     from nb2prod.analyse.cells import CellCode
@@ -125,15 +126,13 @@ def _alone(stmt: ast.stmt, parent: ast.stmt) -> bool:
     if stmt.lineno == parent.lineno:
         return False
     first, last = stmt.lineno, stmt.end_lineno or stmt.lineno
-    inside = {id(n) for n in ast.walk(stmt)}
-    return not any(
-        isinstance(n, ast.stmt) and id(n) not in inside and n.lineno >= first
-        and n.lineno <= last for n in ast.walk(parent)
-    ) and not any(  # a sibling ending on its first line: `a = 1; plt.plot(a)`
-        isinstance(n, ast.stmt) and id(n) not in inside and n.lineno < first
-        and (n.end_lineno or n.lineno) >= first and not _contains(n, stmt) for n in ast.walk(parent)
+    inside = {id(n) for n in tree_nodes(stmt)}
+    others = [n for n in tree_nodes(parent) if isinstance(n, ast.stmt) and id(n) not in inside]
+    return not any(first <= n.lineno <= last for n in others) and not any(
+        n.lineno < first and (n.end_lineno or n.lineno) >= first and not _contains(n, stmt)
+        for n in others  # a sibling ending on its first line: `a = 1; plt.plot(a)`
     )
 
 
 def _contains(node: ast.AST, stmt: ast.stmt) -> bool:
-    return any(n is stmt for n in ast.walk(node))
+    return any(n is stmt for n in tree_nodes(node))

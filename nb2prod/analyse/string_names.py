@@ -15,6 +15,8 @@ import ast
 import re
 from typing import TYPE_CHECKING
 
+from nb2prod.read.magics import tree_nodes
+
 if TYPE_CHECKING:
     from nb2prod.analyse.cells import CellCode
 
@@ -66,15 +68,20 @@ def _argument(call: ast.Call, *keywords: str) -> str | None:
     return value.value if isinstance(value, ast.Constant) and isinstance(value.value, str) else None
 
 
+_MAY_READ = re.compile(r"@|~").search  # a query/eval `@name`, a formula's `~`: a cheap first look
+
+
 def string_read_lines(p: CellCode, step_cells: list[CellCode], lines: dict[int, str]) -> dict[int, str]:
     """``lines`` (line -> rewritten line of ``p``) with ``# noqa: F841`` after each one-line
     assignment of a name the step reads only inside strings: in the step's function a linter
     sees ``cutoff = 0.2`` unused, though ``df.query('x > @cutoff')`` reads it."""
+    if not any(_MAY_READ(cell.code) for cell in step_cells):
+        return lines  # (most steps: no `@name`, no formula)
     in_strings: set[str] = set()
     in_code: set[str] = set()
     for cell in step_cells:
         for stmt in cell.kept:
-            for node in ast.walk(stmt):
+            for node in tree_nodes(stmt):
                 if isinstance(node, ast.Call):
                     in_strings.update(n for n, _ in string_reads(node))
                 elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
