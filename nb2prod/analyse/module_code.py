@@ -106,15 +106,18 @@ def _dedent(text: str, column: int) -> str:
     return "\n".join(line[column:] if line[:column].isspace() else line for line in text.splitlines())
 
 
-def prune_header(header: str, code: str) -> str:
+def prune_header(header: str, code: str, pieces: list[str] | None = None) -> str:
     """The header's import statements that bind a name ``code`` mentions (or that work by being
     imported: ``__future__``, ``sklearn.experimental``, a star import); names are matched as words,
-    so a mention in a string or comment keeps an import rather than lose one."""
+    so a mention in a string or comment keeps an import rather than lose one. With ``pieces`` (the
+    code as parsed pieces), an import kept only for such a mention (``smf.ols("y ~ np.log(x)")``)
+    says so to linters, which cannot see it used (``# noqa: F401``)."""
     try:
         tree = ast.parse(header)
     except SyntaxError:
         return header
     used = set(_WORD.findall(code))
+    loaded = _loaded_names(pieces)
     lines = header.splitlines()
     kept: list[str] = []
     for stmt in tree.body:
@@ -123,12 +126,31 @@ def prune_header(header: str, code: str) -> str:
             kept.append(text)
             continue
         names = [a for a in stmt.names if a.name == "*" or (a.asname or a.name.split(".")[0]) in used]
-        if len(names) == len(stmt.names):
-            kept.append(text)
-        elif names:
+        if len(names) < len(stmt.names) and names:
             stmt.names = names
-            kept.append(ast.unparse(stmt))
+            text = ast.unparse(stmt)
+        if names:
+            bound = {a.asname or a.name.split(".")[0] for a in names if a.name != "*"}
+            if loaded is not None and "\n" not in text and "#" not in text and bound - loaded:
+                text += "  # noqa: F401 (named only in a string or comment)"
+            kept.append(text)
     return "\n".join(kept)
+
+
+def _loaded_names(pieces: list[str] | None) -> set[str] | None:
+    """Every name the pieces use as code, or None when they cannot all be parsed (then nothing is
+    marked)."""
+    if pieces is None:
+        return None
+    found: set[str] = set()
+    for piece in pieces:
+        try:
+            tree = parse_masked(piece)
+        except SyntaxError:
+            return None
+        found.update(n.id for n in tree_nodes(tree) if isinstance(n, ast.Name))
+    return found
+
 
 
 def imported_modules(pieces: list[str]) -> tuple[str, ...]:

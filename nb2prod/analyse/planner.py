@@ -83,7 +83,8 @@ def analyse(nb: SourceNotebook) -> Plan:
         for p in parsed if p.role == "functions" or p.cell.index in moved
     ).strip()
     used = "\n".join([functions, config, *(s.code for s in steps)])
-    header = prune_header(_header(parsed, flow.borrowed), used)
+    header = prune_header(_header(parsed, flow.borrowed), used,
+                          pieces=[functions, config, *(s.code for s in steps)])
     modules = imported_modules([header, functions, *(s.code for s in steps)])  # what the code imports
     plan = Plan(
         notebook=nb,

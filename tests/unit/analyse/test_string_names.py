@@ -71,3 +71,21 @@ def test_a_name_only_a_formula_calls_and_no_cell_binds_is_no_error(tmp_path):
     ]
     plan = analyse(load_notebook(write_notebook(tmp_path, cells), root=tmp_path))
     assert plan.steps[0].inputs == ()
+
+
+def test_an_import_only_a_formula_uses_tells_linters_so(tmp_path):
+    """``np`` used only inside ``"y ~ np.log(x)"`` stays, marked for ruff's F401 (which cannot see
+    into the string); an import the code uses is not marked."""
+    cells = [
+        ("import numpy as np\nimport pandas as pd\nimport statsmodels.formula.api as smf", []),
+        ("df = pd.DataFrame({'x': [1.0, 2.0, 3.0, 4.0], 'y': [1.0, 2.1, 2.9, 4.2]})\n"
+         "res = smf.ols('y ~ np.log(x)', data=df).fit()\nfitted = res.predict(df)",
+         ["step:model", "parity:fitted"]),
+    ]
+    plan = analyse(load_notebook(write_notebook(tmp_path, cells), root=tmp_path))
+    assert sorted(plan.header.splitlines()) == [
+        "import numpy as np  # noqa: F401 (named only in a string or comment)",
+        "import pandas as pd",
+        "import statsmodels.formula.api as smf",
+    ]
+    assert len(run_built(tmp_path, cells)["fitted"]) == 4
