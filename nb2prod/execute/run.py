@@ -10,7 +10,12 @@ from typing import Any
 
 from nb2prod.analyse.planner import module_name, notebook_parameters
 from nb2prod.execute.params import param_hash, resolve
-from nb2prod.read.notebook import directive_parameters_cell, load_notebook, read_notebook_node
+from nb2prod.read.notebook import (
+    directive_parameters_cell,
+    load_notebook,
+    mark_runs_folder,
+    read_notebook_node,
+)
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,7 @@ def run_notebook(
     params = resolve(raw_params, defaults, source=source.display_path)
     if output is None:
         output = default_output(runs_dir or load_config().root / "runs", path, params)
+        mark_runs_folder(output.parent.parent)
     output.parent.mkdir(parents=True, exist_ok=True)
     nb = read_notebook_node(path)
     with tempfile.TemporaryDirectory(prefix="nb2prod-run-") as private:

@@ -299,6 +299,10 @@ def _localize(outcome: Outcome, job: ParityJob, base: Path) -> CaseResult:
     here = job.evidence.parent.resolve()
     import shutil
 
+    from nb2prod.read.notebook import mark_runs_folder
+
+    mark_runs_folder(here.parent)
+
     for folder in {name.split("/")[0] for name in outcome.evidence if "/" in name}:
         if folder.endswith("-files") and not folder.startswith("."):  # a previous run's files
             shutil.rmtree(here / folder, ignore_errors=True)

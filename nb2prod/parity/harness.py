@@ -20,7 +20,7 @@ from typing import Any
 from nb2prod.errors import ExecutionError
 from nb2prod.parity.job import DEFAULT_SETS, ParamSet, ParityJob, TargetSpec
 from nb2prod.parity.results import CaseResult, Mismatch, ParityReport, TargetResult
-from nb2prod.read.notebook import directive_parameters_cell
+from nb2prod.read.notebook import directive_parameters_cell, mark_runs_folder
 
 
 def plan_jobs(
@@ -150,6 +150,7 @@ def run_job(
         nb = read_notebook_node(job.notebook)
         parameters_cell = directive_parameters_cell(nb)
         job.evidence.parent.mkdir(parents=True, exist_ok=True)
+        mark_runs_folder(job.evidence.parent.parent)  # runs/<name>/parity-….ipynb
         sides.read(nb)
         pipeline = start_pipeline(
             job.out_dir,

@@ -27,6 +27,9 @@ INJECTED_TAG = "injected-parameters"
 _PERCENT_CELL = re.compile(r"^# %%", re.MULTILINE)
 _MAIN_GUARD = re.compile(r"^if\s+__name__\s*==\s*['\"]__main__['\"]\s*:", re.MULTILINE)
 _SKIPPED_DIRS = {".ipynb_checkpoints", "__pycache__", ".git", ".venv", "node_modules"}
+#: In the folder nb2prod keeps executed notebooks in (``runs/``): a walk for notebooks skips it,
+#: or ``nb2prod test .`` would test last run's evidence.
+RUNS_MARKER = ".nb2prod-runs"
 
 
 @dataclass(frozen=True)
@@ -84,10 +87,20 @@ def find_notebooks(paths: Iterable[Path]) -> list[Path]:
 def _walk(folder: Path) -> Iterator[Path]:
     for child in sorted(folder.iterdir()):
         if child.is_dir():
-            if child.name not in _SKIPPED_DIRS and not child.name.startswith("."):
+            if child.name not in _SKIPPED_DIRS and not child.name.startswith(".") \
+                    and not (child / RUNS_MARKER).exists():
                 yield from _walk(child)
         elif child.suffix == ".ipynb" or (child.suffix == ".py" and looks_like_percent_notebook(child)):
             yield child
+
+
+def mark_runs_folder(folder: Path) -> None:
+    """Mark ``folder`` as where nb2prod keeps executed notebooks (evidence), so walks skip it."""
+    marker = folder / RUNS_MARKER
+    if not marker.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        marker.write_text("nb2prod keeps executed notebooks here; `nb2prod build/test FOLDER` skips "
+                          "this folder.\n", encoding="utf-8")
 
 
 def looks_like_percent_notebook(path: Path) -> bool:

@@ -56,3 +56,18 @@ def test_a_schema_error_keeps_nbformats_message_and_the_cell(tmp_path):
         load_notebook(_write(tmp_path, raw))
     text = str(err.value)
     assert "fails nbformat's schema" in text and "cell 1" in text and "'three'" in text
+
+
+def test_a_folder_walk_skips_the_runs_folder_nb2prod_keeps_evidence_in(tmp_path):
+    """``nb2prod test .`` run twice must not test the first run's executed notebooks."""
+    from nb2prod.read.notebook import RUNS_MARKER, find_notebooks, mark_runs_folder
+
+    (tmp_path / "nb.ipynb").write_text(nbformat.writes(nbformat.v4.new_notebook()), encoding="utf-8")
+    evidence = tmp_path / "runs" / "nb" / "parity-0123abcd.ipynb"
+    evidence.parent.mkdir(parents=True)
+    evidence.write_text(nbformat.writes(nbformat.v4.new_notebook()), encoding="utf-8")
+    assert len(find_notebooks([tmp_path])) == 2  # an unmarked folder is the user's
+    mark_runs_folder(tmp_path / "runs")
+    assert (tmp_path / "runs" / RUNS_MARKER).is_file()
+    assert find_notebooks([tmp_path]) == [tmp_path / "nb.ipynb"]
+    assert find_notebooks([evidence]) == [evidence]  # named explicitly, it is read
