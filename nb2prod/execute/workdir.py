@@ -159,8 +159,8 @@ def collect(work: WorkDir, dest: Path) -> list[str]:
     working folder. Returns the moved files' paths relative to ``dest``, sorted."""
     moved: list[str] = []
     for folder, dirs, files in os.walk(work.root):
-        dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(folder, d))]
-        for name in files:
+        dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(folder, d)) and d != "__pycache__"]
+        for name in files:  # (bytecode the interpreter cached is not what the side wrote)
             path = Path(folder, name)
             if path.is_symlink() or not path.is_file():
                 continue

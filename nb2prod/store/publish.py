@@ -27,6 +27,7 @@ from nb2prod.store.versions import (
     _write_if_missing,
     current_version,
     finish_interrupted_switch,
+    forget_bytecode,
     guard_out_dir,
     list_versions,
     pointer_files,
@@ -161,6 +162,7 @@ class PublishBatch:
             os.rename(staged.staging, staged.package / staged.version)
             for name, tmp in pointers.items():  # CURRENT last (pointer_files' order)
                 os.replace(tmp, staged.package / name)
+                forget_bytecode(staged.package / name)
             (staged.package / SWITCH_NAME).unlink(missing_ok=True)
             self._staged.pop(0)
         _sync_disk(self.out_dir)

@@ -203,6 +203,22 @@ def _replace_atomically(path: Path, text: str) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    forget_bytecode(path)
+
+
+def forget_bytecode(path: Path) -> None:
+    """Remove the bytecode Python cached for ``path``, rewritten in place. A pointer file
+    (``from .v1.pipeline import *`` becoming ``from .v2...``) keeps its size, and rewritten within
+    the second it was imported it keeps its mtime too, which is all a ``.pyc`` is checked against:
+    the next import would run the version it replaced."""
+    if path.suffix != ".py":
+        return
+    import importlib.util
+
+    try:
+        Path(importlib.util.cache_from_source(str(path))).unlink(missing_ok=True)
+    except (NotImplementedError, ValueError, OSError):
+        pass
 
 
 def write_temporary(folder: Path, text: str, *, sync: bool = False) -> Path:
