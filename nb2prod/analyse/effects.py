@@ -11,6 +11,7 @@ import re
 
 from nb2prod.analyse.methods import NON_MUTATING
 from nb2prod.analyse.plotting import DISPLAY_CALLS
+from nb2prod.read.magics import callee, dotted
 
 #: Built-ins that neither change their arguments nor the world (print only shows).
 PURE_BUILTINS = frozenset(
@@ -98,16 +99,3 @@ def draws_from_module(call: ast.Call, modules: set[str]) -> bool:
         re.search(r"\.(rand\w*|normal|manual_seed|bernoulli|multinomial)$", name)))
 
 
-def callee(call: ast.Call) -> str:
-    func = call.func
-    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-
-
-def dotted(node: ast.AST) -> str | None:
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        return ".".join([node.id, *reversed(parts)])
-    return None

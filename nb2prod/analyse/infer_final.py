@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 
+from nb2prod.analyse.bindings import import_map
 from nb2prod.analyse.infer_targets import own_returns
 from nb2prod.analyse.names import is_display_only, root_name, statement_events
 from nb2prod.analyse.plotting import is_plotting
@@ -162,16 +163,12 @@ def _data_functions(trees: list[ast.Module], libraries: dict[str, str]) -> set[s
 
 def _library_aliases(trees: list[ast.Module]) -> dict[str, str]:
     """Names the notebook binds to numpy, pandas, scipy (or what they hold) and math -> which:
-    ``np`` -> numpy, ``stats`` -> scipy (scipy's tests return result objects, not numbers)."""
-    aliases: dict[str, str] = {}
-    for tree in trees:
-        for stmt in tree.body:
-            if isinstance(stmt, ast.Import):
-                aliases |= {a.asname or a.name.split(".")[0]: a.name.split(".")[0] for a in stmt.names
-                            if a.name.split(".")[0] in _DATA_LIBRARIES}
-            elif isinstance(stmt, ast.ImportFrom) and (top := (stmt.module or "").split(".")[0]) in _DATA_LIBRARIES:
-                aliases |= {a.asname or a.name: top for a in stmt.names if a.name[:1].islower()}
-    return aliases
+    ``np`` -> numpy, ``stats`` -> scipy (scipy's tests return result objects, not numbers); a
+    class imported from one (``DataFrame``) is none."""
+    return {
+        local: origin.split(".")[0] for local, origin in import_map(dict(enumerate(trees))).items()
+        if origin.split(".")[0] in _DATA_LIBRARIES and origin.rpartition(".")[2][:1].islower()
+    }
 
 
 def _is_data(value: ast.expr, libraries: dict[str, str]) -> bool:

@@ -35,6 +35,7 @@ from nb2prod.analyse.names import (
     root_name,
     statement_events,
 )
+from nb2prod.read.magics import tree_nodes
 
 if TYPE_CHECKING:
     from nb2prod.analyse.cells import CellCode
@@ -122,7 +123,7 @@ def call_effects(parsed: list[CellCode]) -> dict[str, tuple[tuple[str, bool | No
             declared = {n for n, _ in global_effects(stmt)}  # (its `global` names: its own effects)
             free = [n for n in free_names(stmt) if n not in BUILTINS and n != stmt.name and n not in declared]
             changed = set()
-            for node in ast.walk(stmt):
+            for node in tree_nodes(stmt):
                 if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
                     if node.func.attr in CONTAINER_CHANGES:
                         changed.add(root_name(node.func.value))

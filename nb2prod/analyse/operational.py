@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 import re
 
-from nb2prod.read.magics import tree_nodes
+from nb2prod.read.magics import callee, dotted, tree_nodes
 
 #: Logger methods (``logging.Logger``, loguru, structlog) and the ``logging`` module's functions.
 LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical", "fatal", "log"})
@@ -30,7 +30,7 @@ def loggers_bound(trees: list[ast.Module]) -> set[str]:
     """Names bound to a logger anywhere in ``trees``: ``log = logging.getLogger("train")``."""
     return {
         target.id for tree in trees for node in tree_nodes(tree) if isinstance(node, ast.Assign)
-        and isinstance(node.value, ast.Call) and _callee(node.value) in LOGGER_FACTORIES
+        and isinstance(node.value, ast.Call) and callee(node.value) in LOGGER_FACTORIES
         for target in node.targets if isinstance(target, ast.Name)
     }
 
@@ -47,7 +47,7 @@ def is_logging_call(call: ast.AST, loggers: set[str] | frozenset[str] = frozense
     name = owner.id if isinstance(owner, ast.Name) else owner.attr if isinstance(owner, ast.Attribute) else ""
     if name in loggers or LOGGER_NAME.match(name):
         return True
-    if isinstance(owner, ast.Call) and _callee(owner) in LOGGER_FACTORIES:
+    if isinstance(owner, ast.Call) and callee(owner) in LOGGER_FACTORIES:
         return True
     return bool(call.args) and _is_message(call.args[0])  # `df.info()`, `np.log(x)`: no message
 
@@ -62,11 +62,11 @@ def is_display_setting(stmt: ast.stmt) -> bool:
     ``np.set_printoptions(precision=3)``: how values print, which a pipeline never shows."""
     if isinstance(stmt, ast.Assign | ast.AugAssign | ast.AnnAssign):
         targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-        return all(".options.display." in f".{_dotted(t)}." for t in targets)
+        return all(".options.display." in f".{dotted(t) or ''}." for t in targets)
     if not isinstance(stmt, ast.Expr) or not isinstance(stmt.value, ast.Call):
         return False
     call = stmt.value
-    name = _callee(call)
+    name = callee(call)
     if name in PRINT_SETTINGS:
         return True
     if name in ("set_option", "reset_option") and call.args:
@@ -82,16 +82,3 @@ def _is_message(node: ast.AST | None) -> bool:
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):
         node = node.left
     return isinstance(node, ast.Constant) and isinstance(node.value, str)
-
-
-def _callee(call: ast.Call) -> str:
-    func = call.func
-    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-
-
-def _dotted(node: ast.AST) -> str:
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    return ".".join([node.id, *reversed(parts)]) if isinstance(node, ast.Name) else ""

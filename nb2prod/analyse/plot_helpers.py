@@ -23,6 +23,7 @@ from nb2prod.analyse.effects import (
     WORLD_MODULES,
     WRITE_METHOD,
     WRITE_METHODS,
+    callee,
     changes_files,
     dotted,
 )
@@ -168,7 +169,7 @@ def _expr_ok(node: ast.expr, modules: set[str], figures: set[str], drew: _Walk) 
 def _computes(call: ast.Call, modules: set[str], figures: set[str]) -> bool:
     """A call that only returns a value: it changes none of its arguments and draws no random number."""
     func = call.func
-    name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+    name = callee(call)
     if not name or RNG_CALL.search(name) or name in ARG_MUTATORS:
         return False
     if WRITE_METHOD.match(name) or name in WRITE_METHODS:
@@ -185,7 +186,7 @@ def _harmless(call: ast.Call) -> bool:
     """For a function that computes: a library call that neither logs, seeds, nor touches the world
     (``os.remove``, ``rmtree``, ``logging.info``), as far as its name tells."""
     func = call.func
-    name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+    name = callee(call)
     if is_logging_call(call) or changes_files(call) or "seed" in name or name in DYNAMIC_CALLS:
         return False
     root = root_name(func) or ""

@@ -15,7 +15,7 @@ import ast
 import re
 from typing import TYPE_CHECKING
 
-from nb2prod.read.magics import tree_nodes
+from nb2prod.read.magics import callee, tree_nodes
 
 if TYPE_CHECKING:
     from nb2prod.analyse.cells import CellCode
@@ -41,7 +41,7 @@ _CALLED = re.compile(r"(?<![\w.])([A-Za-z_]\w*)\s*(?:\.\s*[A-Za-z_]\w*\s*)*\(")
 def string_reads(call: ast.Call) -> list[tuple[str, bool]]:
     """(name, optional) for each notebook name the call's string argument reads."""
     func = call.func
-    called = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+    called = callee(call)
     if isinstance(func, ast.Attribute) and called in EXPRESSION_CALLS:
         text = _argument(call, "expr")
         return [(n, False) for n in dict.fromkeys(_AT_NAME.findall(text))] if text else []

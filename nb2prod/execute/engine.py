@@ -35,6 +35,7 @@ from nb2prod.execute.kernel import (
     untrack,
 )
 from nb2prod.execute.pipeline_runner import PipelineProcess, run_pipeline, start_pipeline
+from nb2prod.read.notebook import INJECTED_TAG
 
 __all__ = [
     "Execution",
@@ -52,7 +53,6 @@ if TYPE_CHECKING:
     from nb2prod.execute.workdir import WorkDir
 
 CAPTURE_TAG = "nb2prod-capture"
-INJECTED_TAG = "injected-parameters"  # papermill's
 SEED_TAG = "nb2prod-seed"
 ARGV_TAG = "nb2prod-argv"
 WORKDIR_TAG = "nb2prod-workdir"
@@ -75,7 +75,8 @@ class Execution:
 class _Slot:
     """Where a cell of the executed copy came from: ``cell`` (the user's), or something injected."""
 
-    kind: str  # "cell", "capture", "seed", "parameters"
+    kind: str  # "cell", "capture", "seed", "workdir", "argv", "parameters" (papermill's, replacing
+    # the notebook's injected cell), "new parameters" (papermill's, a cell Jupyter never ran)
     index: int | None  # the user's cell index (for "capture": the captured cell)
 
 
@@ -167,14 +168,15 @@ def _prepare(
             add(_hidden_cell(source, CAPTURE_TAG, "capture"), _Slot("capture", i))
     work.cells = cells
 
-    has_injected = any("injected-parameters" in t for t in tags)
+    has_injected = any(INJECTED_TAG in t for t in tags)
     if params or has_injected:  # replace a stale injected cell even when no parameters are given
         from nb2prod.read.notebook import injected_values
 
         # papermill drops the old injected cell: keep its values (Ploomber's), under the given ones
         params = {**injected_values(work), **params}
         work = parameterize_notebook(work, params, kernel_name=DEFAULT_KERNEL, language="python")
-    order = [slots.get(id(cell), _Slot("parameters", None)) for cell in work.cells]
+    papermills = _Slot("parameters" if has_injected else "new parameters", None)
+    order = [slots.get(id(cell), papermills) for cell in work.cells]
     return work, order
 
 
@@ -255,10 +257,8 @@ def execute_notebook(
         )
         run.user_cell = lambda index: _user_cell(nb, order, index)[0]
         run.hidden = {i for i, s in enumerate(order) if s.kind in ("seed", "capture", "workdir", "argv")}
-        had_injected = any(INJECTED_TAG in c.metadata.get("tags", []) for c in nb.cells)
-        run.no_history = run.hidden | {  # a parameters cell papermill adds did not run in Jupyter
-            i for i, s in enumerate(order) if s.kind == "parameters" and not had_injected
-        }
+        # nb2prod's cells, and a parameters cell papermill adds, did not run in Jupyter
+        run.no_history = run.hidden | {i for i, s in enumerate(order) if s.kind == "new parameters"}
         if progress is True:
             own_progress = progress = _new_progress()
             own_progress.start()

@@ -71,6 +71,23 @@ def parse_masked(code: str) -> ast.Module:
     return ast.parse(code)
 
 
+def callee(call: ast.Call) -> str:
+    """The called name: ``fit`` for ``model.fit(X)``, ``print`` for ``print(x)``, else ``""``."""
+    func = call.func
+    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+
+
+def dotted(node: ast.AST) -> str | None:
+    """``np.random.seed`` for that attribute chain on a name, else None."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        return ".".join([node.id, *reversed(parts)])
+    return None
+
+
 @lru_cache(maxsize=4096)
 def tree_nodes(tree: ast.AST) -> tuple[ast.AST, ...]:
     """Every node of ``tree`` in ``ast.walk`` order, once per tree: analysis and the randomness
