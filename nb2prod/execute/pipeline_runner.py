@@ -160,49 +160,62 @@ def start_pipeline(
     output goes to a log there rather than through pipes nobody reads while the notebook runs.
     With ``workdir`` the process runs in that mirror of ``cwd`` and its writes stay there.
     """
-    import subprocess
     import tempfile
 
     package_dir = Path(package_dir).resolve()
     capture_path = Path(capture_path).resolve()
     capture_path.unlink(missing_ok=True)  # a stale result must not pass for this run's
     own, workdir = workdir, Path(tempfile.mkdtemp(prefix="nb2prod-pipeline-"))
-    params_file = workdir / "params.pkl"
-    _write_private(str(params_file), pickle.dumps(dict(params), protocol=5))
-    root = str(package_dir.parent)
-    argv = [sys.executable, "-m", "nb2prod.execute.pipeline_runner", "--root", root, "--module", module]
-    argv += ["--params", str(params_file), "--out", str(capture_path)]
-    argv += ["--error", str(workdir / "error.json")]
-    if own is not None:
-        argv += ["--cow-root", str(own.root), "--cow-origin", str(own.origin)]
-        cwd = own.root
-    env = dict(os.environ)
-    if seed is not None:
-        argv += ["--seed", str(seed)]
-        env["PYTHONHASHSEED"] = str(seed)
+    try:  # until a PipelineProcess owns the private folder, a failure here must remove it
+        params_file = workdir / "params.pkl"
+        _write_private(str(params_file), pickle.dumps(dict(params), protocol=5))
+        root = str(package_dir.parent)
+        argv = [sys.executable, "-m", "nb2prod.execute.pipeline_runner", "--root", root, "--module", module]
+        argv += ["--params", str(params_file), "--out", str(capture_path)]
+        argv += ["--error", str(workdir / "error.json")]
+        if own is not None:
+            argv += ["--cow-root", str(own.root), "--cow-origin", str(own.origin)]
+            cwd = own.root
+        env = dict(os.environ)
+        if seed is not None:
+            argv += ["--seed", str(seed)]
+            env["PYTHONHASHSEED"] = str(seed)
+        process = _launch(argv, cwd=Path(cwd), env=env, log=workdir / "output.log")
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
     pipeline_path = package_dir.parent.joinpath(*module.split(".")).with_suffix(".py")
+    proc = PipelineProcess(process, pipeline_path, capture_path, timeout, workdir, time.monotonic())
+    _RUNNING[process.pid] = proc
+    return proc
+
+
+def _launch(argv: list[str], *, cwd: Path, env: dict[str, str], log: Path) -> Any:
+    """The runner's process: forked by the zygote when one serves this run, else a fresh interpreter."""
+    import subprocess
+
     process: Any = None
     if _zygote is not None:  # a forked child of an interpreter that already imported the libraries
         from nb2prod.execute.zygote import ZygoteError
 
         try:
-            process = _zygote.spawn(argv[3:], cwd=Path(cwd), env=env, log=workdir / "output.log")
+            process = _zygote.spawn(argv[3:], cwd=cwd, env=env, log=log)
         except ZygoteError:
             process = None
     if process is None:
-        with open(workdir / "output.log", "wb") as log:
+        with open(log, "wb") as output:
             process = subprocess.Popen(
                 argv,
                 cwd=cwd,
                 env=env,
                 stdin=subprocess.DEVNULL,
-                stdout=log,
+                stdout=output,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-    proc = PipelineProcess(process, pipeline_path, capture_path, timeout, workdir, time.monotonic())
-    _RUNNING[process.pid] = proc
-    return proc
+    return process
 
 
 def kill_all() -> None:

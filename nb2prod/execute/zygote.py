@@ -108,21 +108,24 @@ class Zygote:
         if env.get("PYTHONHASHSEED") != self.hash_seed:
             raise ZygoteError("the zygote runs with another hash seed")
         forked = threading.Event()
+        # This thread keeps its own reference to the slot: the reader drops it from _waiting once
+        # the child has ended, which a quick pipeline can do before this thread wakes up.
+        slot: list[Any] = [forked, None, None]
         with self._lock:
             if self._dead:
                 raise ZygoteError("the zygote has exited")
             self._next += 1
             rid = self._next
-            self._waiting[rid] = [forked, None, None]
+            self._waiting[rid] = slot
             self._send({"id": rid, "argv": argv, "cwd": str(cwd), "env": env, "log": str(log)})
         if not forked.wait(SPAWN_TIMEOUT):
             with self._lock:
-                if self._waiting.get(rid, [None, None])[1] is None:
+                if slot[1] is None:
                     self._waiting.pop(rid, None)
                     self._abandoned.add(rid)
                     raise ZygoteError("the zygote did not fork in time")
         with self._lock:
-            _, pid, child = self._waiting[rid]
+            child = slot[2]
             if child is None:
                 self._waiting.pop(rid, None)
                 raise ZygoteError("the zygote could not fork")

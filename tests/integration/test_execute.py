@@ -306,3 +306,15 @@ def test_killing_an_unwaited_pipeline_cleans_up(tmp_path: Path) -> None:
     assert proc.process.returncode is not None
     assert not proc.workdir.exists()
     proc.kill()
+
+
+def test_a_pipeline_that_cannot_start_leaves_no_private_folder(tmp_path: Path, monkeypatch) -> None:
+    import tempfile
+
+    package = _package(tmp_path)
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private_tmp))
+    with pytest.raises(FileNotFoundError):  # the folder to run in is gone: Popen cannot chdir
+        start_pipeline(package, "pkg.v1.pipeline", {}, cwd=tmp_path / "gone", capture_path=tmp_path / "r.pkl")
+    assert list(private_tmp.iterdir()) == []

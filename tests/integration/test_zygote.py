@@ -138,3 +138,43 @@ def test_a_dead_zygote_kills_its_children_and_falls_back(project, tmp_path) -> N
             proc.wait()
         assert _run(out, notebooks, tmp_path, size=1)["y"].tolist() == [0.0]  # a fresh interpreter
     assert sys.platform.startswith("linux")
+
+
+def test_a_pipeline_that_ends_before_its_spawner_wakes_is_still_its_own(
+    project, tmp_path, monkeypatch
+) -> None:
+    """The reader drops a request once its child has ended; a quick pipeline can end before the
+    thread that asked for it wakes (a busy machine, ``-j 2``). It used to raise KeyError there and
+    leave the runner's private folder behind in TMPDIR (seen once in CI, after a Ctrl-C test)."""
+    import tempfile
+    import threading
+    import time
+
+    from nb2prod.execute import zygote as zygote_module
+
+    out, notebooks = project
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private_tmp))
+
+    class WakesLate(threading.Event):
+        """The spawner's wake-up, delayed until the reader has seen its child's exit."""
+
+        def wait(self, timeout: float | None = None) -> bool:
+            woke = super().wait(timeout)
+            zygote = _pipeline_runner._zygote
+            deadline = time.monotonic() + 30
+            while zygote is not None and zygote._waiting and time.monotonic() < deadline:
+                time.sleep(0.01)
+            return woke
+
+    with zygote_for(["numpy"], cwd=notebooks, seed=None):
+        zygote = _pipeline_runner._zygote
+        monkeypatch.setattr(zygote_module.threading, "Event", WakesLate)
+        proc = start_pipeline(out, "gen.pkg.pipeline", {"size": 2}, cwd=notebooks,
+                              capture_path=tmp_path / "quick.pkl")
+        monkeypatch.undo()
+        assert zygote._waiting == {}  # the child had ended before start_pipeline returned
+        assert proc.process.__class__.__name__ == "ZygoteChild"  # forked, not a fallback
+        assert proc.wait()["y"].tolist() == [0.0, 1.0]
+    assert list(private_tmp.iterdir()) == []
