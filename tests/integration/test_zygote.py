@@ -170,10 +170,10 @@ def test_a_pipeline_that_ends_before_its_spawner_wakes_is_still_its_own(
 
     with zygote_for(["numpy"], cwd=notebooks, seed=None):
         zygote = _pipeline_runner._zygote
-        monkeypatch.setattr(zygote_module.threading, "Event", WakesLate)
-        proc = start_pipeline(out, "gen.pkg.pipeline", {"size": 2}, cwd=notebooks,
-                              capture_path=tmp_path / "quick.pkl")
-        monkeypatch.undo()
+        with monkeypatch.context() as late:  # only for this spawn; TMPDIR stays private
+            late.setattr(zygote_module.threading, "Event", WakesLate)
+            proc = start_pipeline(out, "gen.pkg.pipeline", {"size": 2}, cwd=notebooks,
+                                  capture_path=tmp_path / "quick.pkl")
         assert zygote._waiting == {}  # the child had ended before start_pipeline returned
         assert proc.process.__class__.__name__ == "ZygoteChild"  # forked, not a fallback
         assert proc.wait()["y"].tolist() == [0.0, 1.0]
